@@ -1,0 +1,45 @@
+# liqmap: the two quick-start commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test demo lint typecheck bench backtest clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Set up and run the bot (offline on the synthetic market unless LIQMAP_SOURCE says otherwise).
+run: $(STAMP)
+	$(BIN)/liqmap run
+
+## Set up, lint, type-check and run the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check bot tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+## Offline end-to-end run on a seeded synthetic market: prints clusters and writes images to out/.
+demo: $(STAMP)
+	$(BIN)/liqmap demo --out out
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/liqmap bench --json
+
+backtest: $(STAMP)
+	@for d in ../shared/data/*/; do \
+	  if [ -f "$$d/liquidations.csv" ]; then echo "== $$d"; $(BIN)/liqmap backtest --data "$$d" || exit 1; fi; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache out

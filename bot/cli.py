@@ -1,0 +1,126 @@
+"""The ``liqmap`` command line: run, map, backtest, record, bench, demo, db.
+
+Every user mistake ends as one clear line on stderr and exit status 2, never a traceback
+(``LIQMAP_DEBUG=1`` shows the traceback for unexpected errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from bot.errors import LiqmapError
+
+log = logging.getLogger("liqmap")
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", help="ccxt | sim | replay:DIR (default: LIQMAP_SOURCE, else sim)")
+    p.add_argument("--exchanges", help="comma-separated ccxt ids (default: LIQMAP_EXCHANGES)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="liqmap", description="Bitcoin liquidation maps and alerts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="run the bot: periodic job, Telegram, Discord, health server")
+    _add_source_args(p_run)
+    p_run.add_argument("--once", action="store_true", help="run one tick and exit")
+
+    p_map = sub.add_parser("map", help="compute one liquidation map")
+    p_map.add_argument("--symbol", default="BTC/USDT:USDT")
+    p_map.add_argument("--window", default="24h", help="12h | 24h | 3d | 7d | 30d")
+    _add_source_args(p_map)
+    p_map.add_argument("--at", help="as-of time (ISO 8601 or ms); only candles closed by then are used")
+    p_map.add_argument("--json", action="store_true", help="print the map as one JSON object")
+    p_map.add_argument("--out", type=Path, help="write a PNG image to this file")
+    p_map.add_argument("--kind", choices=["heatmap", "map"], default="heatmap", help="image kind for --out")
+
+    p_bt = sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
+    p_bt.add_argument("--data", required=True, type=Path, help="dataset directory (see docs/datasets.md)")
+    p_bt.add_argument("--step", default="1h")
+    p_bt.add_argument("--window", default="24h")
+    p_bt.add_argument("--horizon", default="24h")
+    p_bt.add_argument("--json", action="store_true")
+    p_bt.add_argument("--dump", type=Path, help="write each scored snapshot as a JSON line")
+
+    p_rec = sub.add_parser("record", help="record live ccxt data into the dataset format")
+    p_rec.add_argument("--exchange", required=True)
+    p_rec.add_argument("--symbol", default="BTC/USDT:USDT")
+    p_rec.add_argument("--timeframe", default="5m")
+    p_rec.add_argument("--days", type=float, default=7.0)
+    p_rec.add_argument("--out", required=True, type=Path)
+
+    p_bench = sub.add_parser("bench", help="benchmarks (model, rendering, alerts, chat)")
+    p_bench.add_argument("--json", action="store_true")
+    p_bench.add_argument("--quick", action="store_true", help="fewer repeats")
+    p_bench.add_argument("--only", help="comma-separated groups to run")
+
+    p_demo = sub.add_parser("demo", help="offline end-to-end run on a seeded synthetic market")
+    p_demo.add_argument("--out", type=Path, default=Path("out"))
+    p_demo.add_argument("--seed", type=int)
+    p_demo.add_argument("--at", help="as-of time of the synthetic market (default: now)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command line's --source/--exchanges winning."""
+    overrides: dict[str, object] = {}
+    if getattr(args, "source", None):
+        overrides["source"] = args.source
+    if getattr(args, "exchanges", None):
+        overrides["exchanges"] = args.exchanges
+    return load_settings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``liqmap`` console script; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LIQMAP_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _dispatch(args)
+    except (LiqmapError, ValueError) as exc:
+        print(f"liqmap: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("LIQMAP_DEBUG"):
+            raise
+        print(f"liqmap: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bot import commands
+
+    handlers = {
+        "run": commands.cmd_run,
+        "map": commands.cmd_map,
+        "backtest": commands.cmd_backtest,
+        "record": commands.cmd_record,
+        "bench": commands.cmd_bench,
+        "demo": commands.cmd_demo,
+    }
+    return handlers[args.command](args)
+
+
+def print_json(obj: object) -> None:
+    """Print one JSON object on stdout."""
+    json.dump(obj, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

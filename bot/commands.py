@@ -1,0 +1,140 @@
+"""Implementations of the CLI subcommands (argument parsing lives in ``bot.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.cli import print_json, settings_from_args
+from bot.config import Settings, load_settings
+from bot.engine import MapEngine, MapResult
+from bot.errors import LiqmapError
+from bot.market.source import MarketSource, make_source
+from bot.market.symbols import parse_symbol
+from bot.model.types import window_ms
+from bot.report import format_map_summary
+from bot.timeparse import parse_duration, parse_time
+
+
+def source_from_settings(settings: Settings) -> MarketSource:
+    """Build the market source the settings name (ccxt, sim or replay:DIR)."""
+    return make_source(
+        settings.source,
+        settings.exchanges,
+        seed=settings.sim_seed,
+        api_keys={k: v.get_secret_value() for k, v in settings.exchange_api_keys.items()},
+        api_secrets={k: v.get_secret_value() for k, v in settings.exchange_api_secrets.items()},
+    )
+
+
+async def compute_map(settings: Settings, symbol: str, window: str, at_ms: int | None) -> MapResult:
+    """Open the configured source, compute one map, close the source."""
+    source = source_from_settings(settings)
+    try:
+        result = await MapEngine(source).compute(symbol, window, at_ms)
+    finally:
+        await source.close()
+    if not result.map.exchanges:
+        reasons = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
+        raise LiqmapError(f"no market data for {symbol}: {reasons or 'the source returned nothing'}")
+    return result
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    """``liqmap map``: one map as text, JSON and/or a PNG."""
+    settings = settings_from_args(args)
+    symbol = parse_symbol(args.symbol)
+    window_ms(args.window)  # validates the window with a clear message
+    at_ms = parse_time(args.at) if args.at else None
+    result = asyncio.run(compute_map(settings, symbol, args.window, at_ms))
+    if args.out:
+        from bot.render import render_png
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(render_png(result.map, args.kind))
+    if args.json:
+        print_json(result.map.to_json())
+    else:
+        print(format_map_summary(result.map, result.freshness))
+        if args.out:
+            print(f"image written to {args.out}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """``liqmap backtest``: score maps against a dataset's real liquidations."""
+    from bot.backtest import run_backtest
+    from bot.market.replay import load_dataset
+
+    for value in (args.step, args.horizon):
+        parse_duration(value)
+    window_ms(args.window)
+    series = load_dataset(args.data)
+    report = run_backtest(series, step=args.step, window=args.window, horizon=args.horizon, dump=args.dump)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(report.format_table())
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """``liqmap record``: write live ccxt data in the dataset format."""
+    from bot.market.record import record
+
+    if args.days <= 0:
+        raise LiqmapError("--days must be positive, e.g. --days 7")
+    symbol = parse_symbol(args.symbol)
+    out = asyncio.run(record(args.exchange, symbol, args.timeframe, args.days, args.out))
+    print(f"dataset written to {out}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``liqmap bench``: run the benchmark groups and print their figures."""
+    from bot.benchmarks import run_benchmarks
+
+    only = [part.strip() for part in args.only.split(",")] if args.only else None
+    figures = run_benchmarks(only=only, quick=args.quick)
+    if args.json:
+        print_json(figures)
+    else:
+        for key, value in figures.items():
+            print(f"{key:32s} {value}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``liqmap demo``: offline end-to-end run on the seeded synthetic market; writes both images."""
+    overrides: dict[str, object] = {"source": "sim"}
+    if args.seed is not None:
+        overrides["sim_seed"] = args.seed
+    settings = load_settings(**overrides)
+    at_ms = parse_time(args.at) if args.at else None
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    symbol = settings.symbols[0]
+    for window in ("24h", "7d"):
+        result = asyncio.run(compute_map(settings, symbol, window, at_ms))
+        print(format_map_summary(result.map, result.freshness))
+        print()
+        try:
+            from bot.render import render_png
+        except ImportError:  # rendering not installed in a trimmed build
+            continue
+        for kind in ("heatmap", "map"):
+            path = out / f"{kind}-{window}.png"
+            path.write_bytes(render_png(result.map, kind))
+            print(f"wrote {path}")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``liqmap run``: the long-running bot."""
+    from bot.app import run_app
+
+    settings = settings_from_args(args)
+    return asyncio.run(run_app(settings, once=args.once))

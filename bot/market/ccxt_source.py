@@ -1,0 +1,210 @@
+"""The live source: ccxt's async API over several exchanges, fetched concurrently and independently, with
+an in-memory cache per (exchange, symbol, timeframe) so that after the first load only the new tail is
+requested. One exchange failing (after retries) is reported in its ``Freshness`` and never blocks others."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import ccxt.async_support as ccxt
+import numpy as np
+
+from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
+from bot.market.result import SourceResult
+from bot.market.series_ops import cut, drop_before, merge
+from bot.market.symbols import display_symbol
+from bot.market.tiers import default_tiers
+from bot.market.types import TIMEFRAME_MS, Freshness, LeverageTier, MarketSeries
+
+log = logging.getLogger(__name__)
+
+ExchangeFactory = Callable[[str, dict[str, Any]], Any]
+CACHE_KEEP_MS = 45 * 86_400_000  # cached history older than this and than the request's start is dropped
+# Swap markets only: fewer, smaller market-list requests.
+MARKET_TYPES: dict[str, dict[str, Any]] = {
+    "okx": {"fetchMarkets": {"types": ["swap"]}},
+    "bybit": {"fetchMarkets": {"types": ["linear", "inverse"]}},
+    "binance": {"fetchMarkets": {"types": ["linear", "inverse"]}},
+}
+PUBLIC_TIERS = frozenset({"bybit", "okx"})  # exchanges whose tier endpoint needs no API key
+
+
+def default_factory(exchange_id: str, config: dict[str, Any]) -> Any:
+    """Construct ``ccxt.async_support.<exchange_id>(config)``."""
+    return getattr(ccxt, exchange_id)(config)
+
+
+def now_ms() -> int:
+    """Wall-clock UTC ms."""
+    return int(time.time() * 1000)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a ``Freshness.error``: the ccxt class name and the start of its message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:240]}" if text else type(exc).__name__
+
+
+class CcxtSource:
+    """Live market data from ccxt exchanges (``enableRateLimit=True``); see the module docstring.
+
+    ``exchange_factory(exchange_id, config)`` builds the ccxt exchange (tests point its URLs at a local
+    stand-in); ``clock`` returns "now" in ms; ``retry`` controls retries (tests inject a no-wait sleep).
+    """
+
+    synthetic = False
+    end_ms: int | None = None  # live data: "now" is the wall clock
+
+    def __init__(
+        self,
+        exchanges: Sequence[str],
+        api_keys: Mapping[str, str] | None = None,
+        api_secrets: Mapping[str, str] | None = None,
+        exchange_factory: ExchangeFactory | None = None,
+        *,
+        clock: Callable[[], int] = now_ms,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.exchanges = tuple(exchanges)
+        self._keys = dict(api_keys or {})
+        self._secrets = dict(api_secrets or {})
+        self._factory = exchange_factory or default_factory
+        self._clock = clock
+        self._retry = retry or RetryPolicy()
+        self._clients: dict[str, Any] = {}
+        self._markets_loaded: dict[str, asyncio.Lock] = {}
+        self._cache: dict[tuple[str, str, str], MarketSeries] = {}
+        self._tiers: dict[tuple[str, str], tuple[LeverageTier, ...]] = {}
+
+    def _client(self, exchange_id: str) -> Any:
+        if exchange_id not in self._clients:
+            config: dict[str, Any] = {"enableRateLimit": True, "timeout": 20_000,
+                                      "options": dict(MARKET_TYPES.get(exchange_id, {}))}
+            if self._keys.get(exchange_id):
+                config["apiKey"] = self._keys[exchange_id]
+                config["secret"] = self._secrets.get(exchange_id, "")
+            self._clients[exchange_id] = self._factory(exchange_id, config)
+        return self._clients[exchange_id]
+
+    async def _market(self, ex: Any, symbol: str) -> dict[str, Any]:
+        lock = self._markets_loaded.setdefault(ex.id, asyncio.Lock())
+        async with lock:
+            if not ex.markets:
+                await self._retry.run(lambda: ex.load_markets(), f"{ex.id} load_markets")
+        if symbol not in ex.markets:
+            raise ccxt.BadSymbol(f"{display_symbol(symbol)} ({symbol}) is not listed on {ex.id}")
+        market: dict[str, Any] = ex.market(symbol)
+        return market
+
+    async def _tiers_for(self, ex: Any, market: dict[str, Any], price: float) -> tuple[LeverageTier, ...]:
+        """Live tiers where the exchange gives them without a key (or a key is set), else the default table;
+        ``price`` (USD) converts contract-denominated tiers (OKX). Cached per (exchange, symbol)."""
+        key = (ex.id, market["symbol"])
+        if key not in self._tiers:
+            tiers: tuple[LeverageTier, ...] = ()
+            wants_live = ex.id in PUBLIC_TIERS or bool(self._keys.get(ex.id))
+            if wants_live and ex.has.get("fetchMarketLeverageTiers") and market.get("linear"):
+                try:
+                    tiers = await fetch_tiers(ex, market, self._retry, price)
+                except Exception as exc:  # tiers are optional: fall back to the documented table
+                    log.warning("%s tiers unavailable (%s); using the default table", ex.id, describe_error(exc))
+            self._tiers[key] = tiers or default_tiers(market["symbol"])
+        return self._tiers[key]
+
+    async def _fetch(self, ex: Any, market: dict[str, Any], timeframe: str, since: int, until: int,
+                     fetched_at: int) -> tuple[MarketSeries, list[str]]:
+        """Fetch [since, until) from the exchange; returns the series and notes on missing parts."""
+        c = await fetch_candles(ex, market, timeframe, since, until, self._retry)
+        notes: list[str] = []
+
+        def price_at(ts: int) -> float:
+            i = int(np.searchsorted(c.timestamp, ts, side="right")) - 1
+            return float(c.close[max(i, 0)]) if c.timestamp.shape[0] else float("nan")
+
+        async def oi() -> tuple[Any, Any]:
+            if not ex.has.get("fetchOpenInterestHistory"):
+                raise ccxt.NotSupported(f"{ex.id} has no open-interest history")
+            return await fetch_open_interest(ex, market, timeframe, since, until, self._retry, price_at)
+
+        parts = await asyncio.gather(oi(), fetch_funding(ex, market, since, until, self._retry),
+                                     return_exceptions=True)
+        extra: dict[str, Any] = {}
+        for name, got, keys in (("open interest", parts[0], ("oi_timestamp", "oi_usd")),
+                                ("funding", parts[1], ("funding_timestamp", "funding_rate"))):
+            if isinstance(got, BaseException):
+                if not isinstance(got, Exception):
+                    raise got
+                notes.append(f"{name} unavailable ({describe_error(got)})")
+            else:
+                extra.update(dict(zip(keys, got, strict=True)))
+        series = MarketSeries(
+            exchange=ex.id, symbol=market["symbol"], timeframe=timeframe, timestamp=c.timestamp,
+            open=c.open, high=c.high, low=c.low, close=c.close, volume=c.volume,
+            taker_buy_volume=c.taker_buy_volume, contract="inverse" if market.get("inverse") else "linear",
+            fetched_at=fetched_at, **extra,
+        )
+        return series, notes
+
+    async def _load_one(self, exchange_id: str, symbol: str, timeframe: str, since: int,
+                        until: int | None) -> tuple[MarketSeries | None, Freshness]:
+        now = self._clock()
+        end = now if until is None else min(until, now)
+        tf = TIMEFRAME_MS[timeframe]
+        try:
+            ex = self._client(exchange_id)
+            market = await self._market(ex, symbol)
+            key = (exchange_id, symbol, timeframe)
+            cached = self._cache.get(key)
+            first_open = -(-since // tf) * tf  # the first candle the request can contain
+            if cached is not None and cached.n and cached.timestamp[0] <= first_open:
+                start = cached.last_close_time  # only the new tail
+                if start + tf <= end:
+                    new, notes = await self._fetch(ex, market, timeframe, start, end, now)
+                    cached = merge(cached, new)
+                else:
+                    notes = []
+            else:
+                cached, notes = await self._fetch(ex, market, timeframe, since, end, now)
+            if cached.n == 0:
+                raise ccxt.ExchangeError(f"no candles for {symbol} {timeframe} since {since}")
+            tiers = await self._tiers_for(ex, market, float(cached.close[-1]))
+            cached = replace(drop_before(cached, min(since, end - CACHE_KEEP_MS)), tiers=tiers)
+            self._cache[key] = cached
+            series = cut(cached, since, until)
+            fresh = Freshness(exchange_id, True, series.last_close_time or cached.last_close_time, now,
+                              "; ".join(notes))
+            return series, fresh
+        except Exception as exc:  # one exchange failing must not block the others
+            log.warning("%s %s %s failed: %s", exchange_id, symbol, timeframe, describe_error(exc))
+            last = self._cache.get((exchange_id, symbol, timeframe))
+            return None, Freshness(exchange_id, False, last.last_close_time if last else 0, now,
+                                   describe_error(exc))
+
+    async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
+        """Fetch every configured exchange concurrently (see ``MarketSource.load``)."""
+        TIMEFRAME_MS.get(timeframe) or self._bad_timeframe(timeframe)
+        results = await asyncio.gather(
+            *(self._load_one(e, symbol, timeframe, since_ms, until_ms) for e in self.exchanges)
+        )
+        return SourceResult(series=[s for s, _ in results if s is not None and s.n],
+                            freshness=[f for _, f in results])
+
+    @staticmethod
+    def _bad_timeframe(timeframe: str) -> int:
+        from bot.market.errors import MarketError
+
+        raise MarketError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}")
+
+    async def close(self) -> None:
+        """Close every ccxt session (idempotent)."""
+        clients, self._clients = self._clients, {}
+        for ex in clients.values():
+            try:
+                await ex.close()
+            except Exception as exc:  # closing must never raise during shutdown
+                log.debug("closing %s: %s", getattr(ex, "id", "?"), exc)

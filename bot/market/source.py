@@ -1,0 +1,167 @@
+"""The market sources behind one protocol, and ``make_source`` that builds one from its spec string.
+
+``ccxt`` (live exchanges), ``sim`` (seeded synthetic market, offline) and ``replay:DIR`` (a recorded dataset
+directory in the format of ``shared/data/README.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import ccxt.async_support as ccxt
+
+from bot.market.ccxt_source import CcxtSource
+from bot.market.errors import MarketError
+from bot.market.replay import load_dataset
+from bot.market.result import MarketSource, SourceResult
+from bot.market.series_ops import cut, resample
+from bot.market.sim import synthetic_series
+from bot.market.symbols import parse_symbol
+from bot.market.tiers import default_tiers
+from bot.market.types import TIMEFRAME_MS, Freshness, MarketSeries
+
+__all__ = ["CcxtSource", "MarketSource", "ReplaySource", "SimSource", "SourceResult", "make_source"]
+
+SPECS = "'ccxt', 'sim' or 'replay:DIR'"
+MAX_SIM_CANDLES = 400 * 1440  # a year of 1m candles is plenty for any window
+
+
+def _check_timeframe(timeframe: str) -> int:
+    if timeframe not in TIMEFRAME_MS:
+        raise MarketError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}")
+    return TIMEFRAME_MS[timeframe]
+
+
+class SimSource:
+    """The seeded synthetic market (``synthetic=True``): every exchange gets its own deterministic series.
+
+    ``now_ms`` fixes "now" (tests, demos); None uses the wall clock. ``end_ms`` is that fixed now, or None.
+    """
+
+    synthetic = True
+
+    def __init__(self, exchanges: Sequence[str], seed: int = 7, now_ms: int | None = None) -> None:
+        if not exchanges:
+            raise MarketError("the sim source needs at least one exchange name, e.g. binanceusdm")
+        self.exchanges = tuple(exchanges)
+        self.seed = seed
+        self.end_ms: int | None = now_ms
+
+    def _now(self) -> int:
+        return self.end_ms if self.end_ms is not None else int(time.time() * 1000)
+
+    async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
+        """Closed synthetic candles that opened at/after ``since_ms`` and closed by ``until_ms`` (None = now,
+        rounded down to the timeframe), for every exchange."""
+        tf = _check_timeframe(timeframe)
+        symbol = parse_symbol(symbol)
+        end = self._now() if until_ms is None else until_ms
+        first_open = -(-since_ms // tf) * tf
+        last_open = (end // tf) * tf - tf
+        n = (last_open - first_open) // tf + 1
+        if n > MAX_SIM_CANDLES:
+            raise MarketError(f"the sim window is too long: {n} {timeframe} candles (at most {MAX_SIM_CANDLES})")
+        series: list[MarketSeries] = []
+        fresh: list[Freshness] = []
+        for ex in self.exchanges:
+            if n < 1:
+                fresh.append(Freshness(ex, True, 0, end, "no closed candle in the requested window"))
+                continue
+            s = synthetic_series(ex, symbol, timeframe, end, n, self.seed)
+            s = cut(s, since_ms, end)
+            s = replace(s, tiers=default_tiers(symbol))
+            series.append(s)
+            fresh.append(Freshness(ex, True, s.last_close_time, end))
+        return SourceResult(series=series, freshness=fresh)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class ReplaySource:
+    """A recorded dataset directory served as a market source (``synthetic`` as its meta.json says).
+
+    ``end_ms`` is the close time of the dataset's last candle, so callers can default "now" to it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.series = load_dataset(self.path)
+        self.synthetic = self.series.synthetic
+        self.exchanges: tuple[str, ...] = (self.series.exchange,)
+        self.end_ms: int | None = self.series.last_close_time
+
+    async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
+        """The dataset cut to candles opened at/after ``since_ms`` that closed by ``until_ms`` (None = the
+        dataset end). Candles are resampled to ``timeframe`` when that is a coarser multiple of the dataset's;
+        a finer timeframe than recorded gets the dataset's own candles. Another symbol than the dataset's
+        gives no series and a freshness entry saying why."""
+        tf = _check_timeframe(timeframe)
+        s = self.series
+        end = self.end_ms if until_ms is None else until_ms
+        fetched = min(s.fetched_at, end) if end is not None else s.fetched_at
+        try:
+            wanted = parse_symbol(symbol)
+            held = parse_symbol(s.symbol)
+        except MarketError:
+            wanted, held = symbol, s.symbol
+        if wanted != held:
+            msg = f"dataset {self.path.name} holds {s.symbol}, not {symbol}"
+            return SourceResult(series=[], freshness=[Freshness(s.exchange, False, 0, fetched, msg)])
+        if tf > s.timeframe_ms and tf % s.timeframe_ms == 0:
+            s = resample(s, timeframe)
+        out = cut(s, since_ms, end)  # end, not None: a resampled partial last bucket has not closed
+        fresh = Freshness(s.exchange, True, out.last_close_time, fetched,
+                          "" if out.n else "no candles of the dataset in the requested window")
+        return SourceResult(series=[out] if out.n else [], freshness=[fresh])
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+def check_exchange_ids(exchanges: Sequence[str]) -> tuple[str, ...]:
+    """Validate ccxt exchange ids (one clear line naming close matches when one is unknown)."""
+    ids = tuple(e.strip().lower() for e in exchanges if e.strip())
+    if not ids:
+        raise MarketError("no exchanges configured; set e.g. LIQMAP_EXCHANGES=binanceusdm,bybit,okx")
+    known = set(ccxt.exchanges)
+    for e in ids:
+        if e not in known:
+            close = difflib.get_close_matches(e, sorted(known), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise MarketError(
+                f"unknown exchange {e!r}; {hint}use ccxt exchange ids such as binanceusdm, bybit, okx "
+                f"({len(known)} are available)"
+            )
+    return ids
+
+
+def make_source(
+    spec: str,
+    exchanges: Sequence[str],
+    *,
+    seed: int = 7,
+    api_keys: Mapping[str, str] | None = None,
+    api_secrets: Mapping[str, str] | None = None,
+) -> MarketSource:
+    """Build the source named by ``spec``: ``ccxt``, ``sim`` or ``replay:DIR``.
+
+    Raises ``MarketError`` (one line, naming the valid choices) for an unknown spec or exchange id, and
+    ``DatasetError`` for a missing or malformed replay directory.
+    """
+    text = (spec or "").strip()
+    kind, _, arg = text.partition(":")
+    kind = kind.lower()
+    if kind == "ccxt" and not arg:
+        return CcxtSource(check_exchange_ids(exchanges), api_keys=api_keys, api_secrets=api_secrets)
+    if kind == "sim" and not arg:
+        return SimSource(check_exchange_ids(exchanges), seed=seed)
+    if kind == "replay":
+        if not arg.strip():
+            raise MarketError("replay needs a dataset directory: use --source replay:DIR")
+        return ReplaySource(Path(arg.strip()).expanduser())
+    raise MarketError(f"unknown market source {spec!r}; use {SPECS}")

@@ -1,0 +1,111 @@
+"""The pending position book of one series at the end of its window, as liquidation levels on the grid.
+
+Each (candle j, leverage l, side) cohort opened ``deposit_j * side_share_j * weight_l`` USD with entries spread
+uniformly over the candle's [low, high], hence liquidation prices spread uniformly over [low*k_l, high*k_l]
+(k_l from the isolated-margin formula). A long level is liquidated once a *later* candle's low reaches it
+(LP >= running min of later lows), a short level once a later high reaches it; the survivors are the interval
+clipped at that running extreme. Survivors shrink with every later OI fall (``close_factor``) and with the decay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.market.types import LeverageTier
+from bot.model.flows import Flows, decay_weights, later_factor
+from bot.model.grid import Grid, accumulate_intervals
+from bot.model.liquidation import liq_factors
+from bot.model.params import ModelParams
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Liquidation-price intervals of every (candle, leverage) cohort of one side.
+
+    lo/hi: (n, v) USD interval of liquidation prices; mass: (n, v) USD opened (before closes and decay).
+    """
+
+    lo: F64
+    hi: F64
+    mass: F64
+
+
+def side_cohorts(
+    flows: Flows, side: int, params: ModelParams, tiers: tuple[LeverageTier, ...] = ()
+) -> Cohorts:
+    """Cohort intervals for ``side`` (+1 long, -1 short) of every window candle: shapes (n, v)."""
+    levs = np.asarray(params.leverages, dtype=np.float64)
+    k = liq_factors(levs, side, params.typical_position_usd, tiers)
+    weights = np.asarray(params.weights, dtype=np.float64)
+    share = flows.long_share if side > 0 else 1.0 - flows.long_share
+    lo = flows.low[:, None] * k[None, :]
+    hi = flows.high[:, None] * k[None, :]
+    min_w = params.min_width_frac * flows.close[:, None]
+    pad = np.maximum(min_w - (hi - lo), 0.0) / 2.0
+    mass = (flows.deposit * share)[:, None] * weights[None, :]
+    return Cohorts(lo=lo - pad, hi=hi + pad, mass=mass)
+
+
+def later_extremes(flows: Flows) -> tuple[F64, F64]:
+    """(n,) running min of lows and max of highs over candles strictly after each candle (+-inf for the last)."""
+    later_low = np.concatenate((np.minimum.accumulate(flows.low[::-1])[::-1][1:], [np.inf]))
+    later_high = np.concatenate((np.maximum.accumulate(flows.high[::-1])[::-1][1:], [-np.inf]))
+    return later_low, later_high
+
+
+def surviving(cohorts: Cohorts, side: int, sweep: F64, weight: F64) -> Cohorts:
+    """Clip each cohort at its sweep extreme (``sweep``: (n,) USD) and scale by ``weight`` (n,).
+
+    Longs keep the part strictly below the later low, shorts the part strictly above the later high;
+    the mass kept is proportional to the interval length kept (uniform density).
+    """
+    lo, hi = cohorts.lo, cohorts.hi
+    width = hi - lo
+    if side > 0:
+        new_lo, new_hi = lo, np.minimum(hi, sweep[:, None])
+    else:
+        new_lo, new_hi = np.maximum(lo, sweep[:, None]), hi
+    kept = np.clip((new_hi - new_lo) / width, 0.0, 1.0)
+    return Cohorts(lo=new_lo, hi=np.maximum(new_hi, new_lo), mass=cohorts.mass * kept * weight[:, None])
+
+
+def pending_by_leverage(
+    flows: Flows, grid: Grid, params: ModelParams, tiers: tuple[LeverageTier, ...] = (), end_ms: int | None = None
+) -> tuple[F64, F64]:
+    """Pending long and short liquidation USD at the end of the window, each (v, n_bins) on ``grid``."""
+    v = len(params.leverages)
+    if flows.n == 0:
+        return np.zeros((v, grid.n_bins)), np.zeros((v, grid.n_bins))
+    end = int(flows.close_time[-1]) if end_ms is None else end_ms
+    weight = later_factor(flows.close_factor) * decay_weights(flows.close_time, end, params.half_life_h)
+    later_low, later_high = later_extremes(flows)
+    lev_row = np.broadcast_to(np.arange(v, dtype=np.int64)[None, :], (flows.n, v)).ravel()
+    out: list[F64] = []
+    for side, sweep in ((1, later_low), (-1, later_high)):
+        c = surviving(side_cohorts(flows, side, params, tiers), side, sweep, weight)
+        alive = c.hi > c.lo
+        lo = np.where(alive, c.lo, 0.0).ravel()
+        hi = np.where(alive, c.hi, 1.0).ravel()
+        mass = np.where(alive, c.mass, 0.0).ravel()
+        out.append(accumulate_intervals(grid, lo, hi, mass, lev_row, v))
+    return out[0], out[1]
+
+
+def pending_total(flows: Flows, params: ModelParams, tiers: tuple[LeverageTier, ...] = ()) -> float:
+    """All pending USD (both sides, no grid clipping) at the end of the window, for conservation checks."""
+    if flows.n == 0:
+        return 0.0
+    weight = later_factor(flows.close_factor) * decay_weights(
+        flows.close_time, int(flows.close_time[-1]), params.half_life_h
+    )
+    later_low, later_high = later_extremes(flows)
+    total = 0.0
+    for side, sweep in ((1, later_low), (-1, later_high)):
+        total += float(surviving(side_cohorts(flows, side, params, tiers), side, sweep, weight).mass.sum())
+    return total

@@ -1,0 +1,124 @@
+"""``build_map``: market series of one symbol (one per exchange) -> the ``LiqMap`` every consumer reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.market.types import MarketSeries
+from bot.model.book import pending_by_leverage
+from bot.model.clusters import find_clusters
+from bot.model.flows import series_flows
+from bot.model.grid import Grid, grid_around
+from bot.model.heatmap import column_times, heatmap
+from bot.model.params import DEFAULT_PARAMS, ModelParams
+from bot.model.types import Cluster, LiqMap, window_ms
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+def _summaries(series: Sequence[MarketSeries], start_ms: int) -> tuple[float, float, float]:
+    """(OI now USD summed, notional-weighted latest funding, OI change over the window %) — NaN when unknown."""
+    oi_now, oi_then, fundings, weights = 0.0, 0.0, [], []
+    have_oi = have_change = False
+    for s in series:
+        if s.oi_usd.size:
+            now = float(s.oi_usd[-1])
+            oi_now += now
+            have_oi = True
+            k = int(np.searchsorted(s.oi_timestamp, start_ms, side="right")) - 1
+            if k >= 0:
+                oi_then += float(s.oi_usd[k])
+                have_change = True
+        if s.funding_rate.size:
+            fundings.append(float(s.funding_rate[-1]))
+            weights.append(float(s.oi_usd[-1]) if s.oi_usd.size else 1.0)
+    oi = oi_now if have_oi else float("nan")
+    change = (oi_now / oi_then - 1.0) * 100.0 if have_change and oi_then > 0 else float("nan")
+    funding = float(np.average(fundings, weights=weights)) if fundings and sum(weights) > 0 else float("nan")
+    return oi, funding, change
+
+
+def _empty(symbol: str, window: str, at: int, price: float, grid: Grid, params: ModelParams,
+           synthetic: bool, notes: tuple[str, ...]) -> LiqMap:
+    """A valid all-zero map (no candles, flat market or zero OI)."""
+    b, v = grid.n_bins, len(params.leverages)
+    return LiqMap(
+        symbol=symbol, window=window, exchanges=(), at=at, price=price, bin_price=grid.centres,
+        long_usd=np.zeros(b), short_usd=np.zeros(b), leverages=np.asarray(params.leverages, dtype=np.float64),
+        long_by_lev=np.zeros((v, b)), short_by_lev=np.zeros((v, b)), heat_time=np.zeros(0, dtype=np.int64),
+        heat_long=np.zeros((0, b)), heat_short=np.zeros((0, b)), close_time=np.zeros(0, dtype=np.int64),
+        close=np.zeros(0), synthetic=synthetic, notes=notes,
+    )
+
+
+def build_map(
+    series: Sequence[MarketSeries],
+    *,
+    window: str,
+    at_ms: int | None = None,
+    params: ModelParams = DEFAULT_PARAMS,
+    previous: Sequence[Cluster] = (),
+) -> LiqMap:
+    """Estimate pending liquidations of one symbol from each exchange's series, aggregated in USD on one grid.
+
+    Uses only candles closed by ``at_ms`` (default: the latest close of any series) and positions opened in the
+    last ``window_ms(window)``. The first series with candles is the price reference. ``previous`` are the
+    clusters of the last map of this (symbol, window), for stable cluster ids. Never raises on empty or
+    degenerate input: returns an all-zero map with a note. Raises ``ValueError`` for an unknown window.
+    """
+    span = window_ms(window)
+    series = list(series)
+    symbol = series[0].symbol if series else ""
+    synthetic = any(s.synthetic for s in series)
+    at = at_ms if at_ms is not None else max((s.last_close_time for s in series), default=0)
+    cut = [s.upto(at) for s in series]
+    live = [s for s in cut if s.n > 0]
+    if not live:
+        grid = grid_around(1.0, params.range_pct, params.n_bins)
+        return _empty(symbol, window, at, float("nan"), grid, params, synthetic, ("no candles before this time",))
+    ref = live[0]
+    price = float(ref.close[-1])
+    grid = grid_around(price, params.range_pct, params.n_bins)
+    start_ms = at - span
+    ref_close = ref.timestamp + ref.timeframe_ms
+    ref_start = int(np.searchsorted(ref_close, start_ms, side="right"))
+    times = column_times(ref_close[ref_start:].astype(np.int64), params.heat_columns)
+    close_line = ref.close[ref_start:][np.searchsorted(ref_close[ref_start:], times)] if times.size else np.zeros(0)
+
+    v, b = len(params.leverages), grid.n_bins
+    long_lev, short_lev = np.zeros((v, b)), np.zeros((v, b))
+    heat_long = heat_short = np.zeros((times.size, b))
+    notes: list[str] = []
+    exchanges: list[str] = []
+    for s in live:
+        start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
+        flows = series_flows(s, start, params)
+        notes.extend(flows.notes)
+        if flows.n == 0 or not (flows.deposit > 0).any():
+            continue
+        exchanges.append(s.exchange)
+        lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
+        long_lev += lv
+        short_lev += sv
+        hl, hs = heatmap(flows, grid, times, params, s.tiers)
+        if len(exchanges) == 1:
+            heat_long, heat_short = hl, hs
+        else:
+            heat_long, heat_short = heat_long + hl, heat_short + hs
+    oi, funding, change = _summaries(live, start_ms)
+    long_usd, short_usd = long_lev.sum(axis=0), short_lev.sum(axis=0)
+    if not (long_usd.sum() > 0 or short_usd.sum() > 0):
+        notes.append("nothing pending: no position inflow in this window (flat market or zero OI)")
+    clusters = find_clusters(grid.centres, long_usd, short_usd, price, params, previous)
+    return LiqMap(
+        symbol=symbol, window=window, exchanges=tuple(dict.fromkeys(exchanges)), at=at, price=price,
+        bin_price=grid.centres, long_usd=long_usd, short_usd=short_usd,
+        leverages=np.asarray(params.leverages, dtype=np.float64), long_by_lev=long_lev, short_by_lev=short_lev,
+        heat_time=times, heat_long=heat_long, heat_short=heat_short, close_time=times.copy(),
+        close=np.asarray(close_line, dtype=np.float64), clusters=clusters, synthetic=synthetic,
+        oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
+    )

@@ -1,0 +1,110 @@
+"""Backtest metrics (pure): bucket a map and realized liquidations around price, capture@10% and visited Spearman.
+
+Buckets: edges ``p * (1 + k * 0.0025)`` for k = -40..40, i.e. 80 buckets of 0.25% covering +-10% around price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+BUCKET_STEP = 0.0025
+HALF_BUCKETS = 40
+TOP_K = 8
+
+
+def bucket_edges(price: float) -> F64:
+    """(81,) USD bucket edges p*(1 + k*0.25%) for k = -40..40."""
+    k = np.arange(-HALF_BUCKETS, HALF_BUCKETS + 1, dtype=np.float64)
+    return np.asarray(price * (1.0 + k * BUCKET_STEP), dtype=np.float64)
+
+
+def to_buckets(edges: F64, price: F64, usd: F64) -> F64:
+    """(80,) USD summed per bucket; ``price``/``usd``: (m,) USD. Values outside the edges are dropped."""
+    nb = edges.size - 1
+    idx = np.searchsorted(edges, price, side="right") - 1
+    ok = (idx >= 0) & (idx < nb) & np.isfinite(usd)
+    return np.asarray(np.bincount(idx[ok], weights=usd[ok], minlength=nb)[:nb], dtype=np.float64)
+
+
+def nearness_order(n_buckets: int = 2 * HALF_BUCKETS) -> F64:
+    """(80,) distance of each bucket centre from price in bucket units (0.5 for the two touching price)."""
+    return np.abs(np.arange(n_buckets, dtype=np.float64) + 0.5 - n_buckets / 2.0)
+
+
+def top_buckets(pred: F64, k: int = TOP_K) -> npt.NDArray[np.int64]:
+    """Indices of the ``k`` buckets with most predicted mass; ties go to the buckets nearer price."""
+    order = np.lexsort((nearness_order(pred.size), -pred))
+    return np.asarray(order[:k], dtype=np.int64)
+
+
+def capture(real: F64, chosen: npt.NDArray[np.int64]) -> float:
+    """Share of realized notional (80,) USD inside the ``chosen`` buckets (NaN when nothing was realized)."""
+    total = float(real.sum())
+    return float(real[chosen].sum()) / total if total > 0 else float("nan")
+
+
+def nearest_buckets(k: int = TOP_K) -> npt.NDArray[np.int64]:
+    """Indices of the k/2 buckets each side of price."""
+    return np.arange(HALF_BUCKETS - k // 2, HALF_BUCKETS + k // 2, dtype=np.int64)
+
+
+def visited_mask(edges: F64, low: float, high: float) -> B:
+    """(80,) True for buckets that intersect the traded range [low, high] USD."""
+    return np.asarray((edges[1:] >= low) & (edges[:-1] <= high), dtype=np.bool_)
+
+
+def _ranks(x: F64) -> F64:
+    """Average ranks (ties share the mean rank), 0-based."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    ranks = np.empty(x.size, dtype=np.float64)
+    starts = np.flatnonzero(np.concatenate(([True], xs[1:] != xs[:-1])))
+    ends = np.concatenate((starts[1:], [x.size]))
+    mean_rank = (starts + ends - 1) / 2.0
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def spearman(a: F64, b: F64) -> float:
+    """Spearman rank correlation of predictions ``a`` and outcomes ``b``, both (m,).
+
+    NaN when m < 3 or the outcomes are constant (nothing to rank); 0 when the predictions are constant.
+    """
+    if a.size < 3 or np.ptp(b) == 0:
+        return float("nan")
+    if np.ptp(a) == 0:
+        return 0.0
+    ra, rb = _ranks(a), _ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+@dataclass(frozen=True)
+class SnapshotScore:
+    """Scores of one snapshot: capture shares (NaN if nothing realized), Spearman values (NaN if undefined)."""
+
+    at: int
+    price: float
+    realized_usd: float
+    capture_map: float
+    capture_nearest: float
+    capture_uniform: float
+    spearman_map: float
+    spearman_nearest: float
+    n_visited: int
+
+
+def score_snapshot(at: int, price: float, pred: F64, real: F64, visited: B) -> SnapshotScore:
+    """Score one snapshot from its (80,) predicted USD, (80,) realized USD and (80,) visited mask."""
+    total = float(real.sum())
+    cap_map = capture(real, top_buckets(pred))
+    cap_near = capture(real, nearest_buckets())
+    cap_uni = TOP_K / real.size if total > 0 else float("nan")
+    sp_map = spearman(pred[visited], real[visited])
+    sp_near = spearman(-nearness_order(real.size)[visited], real[visited])
+    return SnapshotScore(at, price, total, cap_map, cap_near, cap_uni, sp_map, sp_near, int(visited.sum()))
