@@ -22,9 +22,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-## Offline end-to-end run on a seeded synthetic market: prints clusters and writes images to out/.
+## Offline end-to-end run on a seeded synthetic market: prints clusters, writes the README images.
+## A fixed as-of time keeps the images reproducible; run `liqmap demo --out out` for the current time.
 demo: $(STAMP)
-	$(BIN)/liqmap demo --out out
+	$(BIN)/liqmap demo --out docs/images --at 2026-06-01T00:00Z
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests

@@ -1,16 +1,21 @@
-"""``liqmap backtest``: score maps built at past instants against the liquidations that really followed.
+"""``liqmap backtest``: score liquidation forecasts made at past instants against the liquidations that followed.
 
 At each aligned step time ``t`` (starting once one ``window`` of history exists) the map is built with only the
-candles that had closed by ``t`` (``build_map(at_ms=t)``, no lookahead). Its pending long + short USD and the real
-liquidation notional stamped in ``(t, t + horizon]`` are bucketed on the 80 buckets ``p * (1 + k * 0.25%)``
-(``bot.model.scoring``) and scored: capture@10% against the *nearest* and *uniform* baselines, and the visited
-Spearman against the ``-|bucket - p|`` baseline. Only snapshots with realized notional are scored.
+candles that had closed by ``t`` (``build_map(at_ms=t)``, no lookahead), and turned into a forecast of the
+liquidated USD per price over ``(t, t + horizon]`` (``bot.model.forecast``: pending levels x reach probability plus
+positions opened during the horizon, at recorded/bankruptcy prices). ``prediction="pending"`` scores the raw
+pending map instead. The prediction and the real liquidation notional stamped in ``(t, t + horizon]`` are
+bucketed on the 80 buckets ``p * (1 + k * 0.25%)`` (``bot.model.scoring``) and scored: capture@10% against the
+*nearest* and *uniform* baselines, and the visited Spearman against the ``-|bucket - p|`` baseline. Only snapshots
+with realized notional are scored.
 
 Visited buckets: price is continuous, so it traded through every price between ``p`` and the extremes of the
 candles overlapping the horizon. Where no candle covers part of the horizon (a gap in the tape, or liquidations
 stamped after the last candle), the recorded liquidation prices there stand in for the price path.
-Snapshots whose latest candle closed more than ``max(step, timeframe)`` before ``t`` are skipped as stale
-(a map of a market with no recent data is not a forecast); the report counts them.
+Staleness: a snapshot whose latest candle closed more than ``STALE_CANDLES`` timeframes before ``t`` is skipped
+(a map of a market with no recent data is not a forecast, whatever the step); the report counts them. Sparse
+tapes (e.g. candles aggregated from a filtered trades file) therefore score only the steps that fall inside
+their covered stretches; a step no longer than the timeframe scores every fresh instant.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +32,16 @@ import numpy.typing as npt
 from bot.errors import LiqmapError
 from bot.market.types import MarketSeries
 from bot.model.build import build_map
+from bot.model.forecast import DEFAULT_FORECAST, ForecastParams, forecast_liquidations
 from bot.model.params import DEFAULT_PARAMS, ModelParams
 from bot.model.scoring import SnapshotScore, bucket_edges, score_snapshot, to_buckets, visited_mask
 from bot.model.types import LiqMap, window_ms
 from bot.timeparse import iso_utc, parse_duration
 
 F64 = npt.NDArray[np.float64]
+
+STALE_CANDLES = 3  # same rule as an OI sample: older than three candles is not current
+Prediction = Literal["forecast", "pending"]
 
 
 def _weighted_mean(values: list[float], weights: list[float]) -> float:
@@ -66,6 +75,7 @@ class BacktestReport:
     snapshots: tuple[SnapshotScore, ...]
     n_steps: int
     n_stale: int
+    prediction: Prediction = "forecast"
 
     def _w(self) -> list[float]:
         return [s.realized_usd for s in self.snapshots]
@@ -116,6 +126,7 @@ class BacktestReport:
             "step_ms": int(self.step_ms),
             "window": self.window,
             "horizon_ms": int(self.horizon_ms),
+            "prediction": self.prediction,
             "steps": int(self.n_steps),
             "stale_skipped": int(self.n_stale),
             "snapshots": len(self.snapshots),
@@ -144,19 +155,20 @@ class BacktestReport:
             return "n/a" if x is None else fmt.format(x)
 
         lines = [
-            f"backtest {self.exchange} {self.symbol}: step {_dur(self.step_ms)}, window {self.window}, "
+            f"backtest {self.exchange} {self.symbol} ({self.prediction}): step {_dur(self.step_ms)}, "
+            f"window {self.window}, "
             f"horizon {_dur(self.horizon_ms)}",
             f"snapshots scored {j['snapshots']} of {j['steps']} steps with realized liquidations "
             f"({j['stale_skipped']} skipped as stale); realized notional summed over snapshots "
             f"{j['realized_usd']:,.0f} USD",
             "",
-            f"{'metric':<22}{'map':>10}{'nearest':>10}{'uniform':>10}",
+            f"{'metric':<22}{self.prediction:>10}{'nearest':>10}{'uniform':>10}",
             f"{'capture@10%':<22}{pct(j['capture_map']):>10}{pct(j['capture_nearest']):>10}"
             f"{pct(j['capture_uniform']):>10}",
-            f"{'lift (map / baseline)':<22}{'':>10}{num(j['lift_vs_nearest'], '{:.2f}x'):>10}"
+            f"{'lift (vs baseline)':<22}{'':>10}{num(j['lift_vs_nearest'], '{:.2f}x'):>10}"
             f"{num(j['lift_vs_uniform'], '{:.2f}x'):>10}",
             f"{'visited Spearman':<22}{num(j['spearman_map']):>10}{num(j['spearman_baseline']):>10}{'':>10}",
-            f"map beats nearest on capture in {pct(j['beat_nearest_share']).strip()} of snapshots",
+            f"{self.prediction} beats nearest on capture in {pct(j['beat_nearest_share']).strip()} of snapshots",
         ]
         return "\n".join(lines)
 
@@ -179,11 +191,17 @@ def _visited_range(series: MarketSeries, t: int, end: int, price: float) -> tupl
     return low, high
 
 
-def score_map(liq_map: LiqMap, series: MarketSeries, horizon_ms: int) -> SnapshotScore:
-    """Score one map against ``series``' liquidations in ``(map.at, map.at + horizon_ms]``."""
+def score_map(
+    liq_map: LiqMap, series: MarketSeries, horizon_ms: int, predicted_usd: F64 | None = None
+) -> SnapshotScore:
+    """Score one snapshot against ``series``' liquidations in ``(map.at, map.at + horizon_ms]``.
+
+    ``predicted_usd``: (b,) USD on the map's bins (a forecast); default the map's pending long + short USD.
+    """
     t, p = liq_map.at, liq_map.price
     edges = bucket_edges(p)
-    pred = to_buckets(edges, liq_map.bin_price, liq_map.long_usd + liq_map.short_usd)
+    usd = liq_map.long_usd + liq_map.short_usd if predicted_usd is None else predicted_usd
+    pred = to_buckets(edges, liq_map.bin_price, usd)
     a, b = np.searchsorted(series.liq_timestamp, [t, t + horizon_ms], side="right")
     notional = series.liq_price[a:b] * series.liq_amount[a:b]
     real = to_buckets(edges, series.liq_price[a:b], notional)
@@ -191,9 +209,12 @@ def score_map(liq_map: LiqMap, series: MarketSeries, horizon_ms: int) -> Snapsho
     return score_snapshot(t, p, pred, real, visited_mask(edges, low, high))
 
 
-def _dump_row(liq_map: LiqMap, score: SnapshotScore) -> dict[str, Any]:
-    """One ``--dump`` line: the ``map --json`` object plus a ``score`` object (NaN as ``null``)."""
+def _dump_row(liq_map: LiqMap, score: SnapshotScore, forecast_usd: F64 | None) -> dict[str, Any]:
+    """One ``--dump`` line: the ``map --json`` object, the scored ``forecast_usd`` per bin (when a forecast was
+    scored) and a ``score`` object (NaN as ``null``)."""
     row = liq_map.to_json()
+    if forecast_usd is not None:
+        row["forecast_usd"] = forecast_usd.tolist()
     row["score"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in vars(score).items()}
     return row
 
@@ -220,12 +241,16 @@ def run_backtest(
     horizon: str = "24h",
     params: ModelParams = DEFAULT_PARAMS,
     dump: str | Path | None = None,
+    prediction: Prediction = "forecast",
+    forecast_params: ForecastParams = DEFAULT_FORECAST,
 ) -> BacktestReport:
     """Score maps built every ``step`` against the real liquidations of ``series`` (see the module docstring).
 
     Raises ``LiqmapError`` (a ``ValueError``) for bad durations, an unknown window, a dataset without
-    liquidations or with too little history.
+    liquidations or with too little history, or an unknown ``prediction``.
     """
+    if prediction not in ("forecast", "pending"):
+        raise LiqmapError(f"unknown prediction {prediction!r}; use forecast or pending")
     step_ms, horizon_ms = parse_duration(step), parse_duration(horizon)
     try:
         span = window_ms(window)
@@ -233,7 +258,7 @@ def run_backtest(
         raise LiqmapError(str(exc)) from None
     _check(series, span)
     tf = series.timeframe_ms
-    stale_after = max(step_ms, tf)
+    stale_after = STALE_CANDLES * tf
     first = -(-(int(series.timestamp[0]) + span) // step_ms) * step_ms
     last = int(series.liq_timestamp[-1]) - 1
     close_times = series.timestamp + tf
@@ -250,13 +275,18 @@ def run_backtest(
             n_stale += 1
             continue
         liq_map = build_map([series], window=window, at_ms=t, params=params)
-        score = score_map(liq_map, series, horizon_ms)
+        fc = None
+        if prediction == "forecast":
+            fc = forecast_liquidations(liq_map, [series], horizon_ms, params, forecast_params).total_usd
+        score = score_map(liq_map, series, horizon_ms, fc)
         scores.append(score)
         if dump is not None:
-            rows.append(json.dumps(_dump_row(liq_map, score)))
+            rows.append(json.dumps(_dump_row(liq_map, score, fc)))
     if dump is not None:
         try:
             Path(dump).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         except OSError as exc:
             raise LiqmapError(f"cannot write --dump file {dump}: {exc.strerror or exc}") from None
-    return BacktestReport(series.exchange, series.symbol, step_ms, window, horizon_ms, tuple(scores), n_steps, n_stale)
+    return BacktestReport(
+        series.exchange, series.symbol, step_ms, window, horizon_ms, tuple(scores), n_steps, n_stale, prediction
+    )

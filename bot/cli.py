@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_map.add_argument("--json", action="store_true", help="print the map as one JSON object")
     p_map.add_argument("--out", type=Path, help="write a PNG image to this file")
     p_map.add_argument("--kind", choices=["heatmap", "map"], default="heatmap", help="image kind for --out")
+    p_map.add_argument(
+        "--palette", choices=["default", "viridis"], default="default",
+        help="heatmap colours: red/green by side (default) or a perceptual single-hue scale",
+    )
 
     p_bt = sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
     p_bt.add_argument("--data", required=True, type=Path, help="dataset directory (see docs/datasets.md)")

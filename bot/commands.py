@@ -53,7 +53,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         from bot.render import render_png
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(render_png(result.map, args.kind))
+        args.out.write_bytes(render_png(result.map, args.kind, palette=args.palette))
     if args.json:
         print_json(result.map.to_json())
     else:

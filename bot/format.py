@@ -1,6 +1,6 @@
 """The one money / price / percent / time formatter used everywhere (text replies, CLI, chart labels).
 
-Examples: ``fmt_usd(412e6) == "$412M"``, ``fmt_price(67_412.0) == "67.4k"``,
+Examples: ``fmt_usd(412e6) == "$412M"``, ``fmt_usd(67_400) == "$67.4k"``, ``fmt_price(67_412.0) == "67.4k"``,
 ``fmt_price(67_412.0, full=True) == "67,412"``, ``fmt_range(68_000, 68_300) == "68.0k–68.3k"``,
 ``fmt_pct(1.234) == "+1.2%"``, ``fmt_time_utc(ms) == "2026-11-24 13:05 UTC"``.
 Nothing rounds until it is formatted here.
@@ -16,15 +16,16 @@ NA = "n/a"
 
 
 def _scaled(value: float) -> str:
-    """``value`` (>= 1, < 1000) with one decimal below 10 (trailing ``.0`` dropped), none above."""
-    if value < 9.95:
+    """``value`` (>= 1, < 1000) with one decimal below 100 (trailing ``.0`` dropped), none from 100 up."""
+    if value < 99.95:
         text = f"{value:.1f}"
         return text[:-2] if text.endswith(".0") else text
     return f"{value:.0f}"
 
 
 def fmt_usd(x: float) -> str:
-    """USD amount in compact form: ``$950``, ``$1.2k``, ``$120k``, ``$412M``, ``$2.5B``; ``n/a`` for NaN."""
+    """USD amount in compact form: ``$950``, ``$1.2k``, ``$67.4k``, ``$120k``, ``$41.5M``, ``$412M``, ``$2.5B``;
+    at most 3 significant digits, ``n/a`` for NaN / inf."""
     if not math.isfinite(x):
         return NA
     sign = "-" if x < 0 else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.format import fmt_price, fmt_usd
+from bot.format import fmt_price, fmt_range, fmt_usd
 from bot.market.types import Freshness
 from bot.model.types import Cluster, LiqMap
 from bot.timeparse import iso_utc
@@ -13,7 +13,7 @@ from bot.timeparse import iso_utc
 def cluster_line(c: Cluster) -> str:
     """One cluster as ``short  $412M  68.0k–68.3k  peak 68.1k  +1.25%  (18% of pending)``."""
     return (
-        f"{c.side:5s}  {fmt_usd(c.usd):>7s}  {fmt_price(c.low)}–{fmt_price(c.high)}  peak {fmt_price(c.peak)}"
+        f"{c.side:5s}  {fmt_usd(c.usd):>7s}  {fmt_range(c.low, c.high)}  peak {fmt_price(c.peak)}"
         f"  {c.distance_pct:+.2f}%  ({c.share * 100:.0f}% of pending)"
     )
 

@@ -81,7 +81,7 @@ def test_map_on_a_replayed_dataset_uses_only_closed_candles(capsys: pytest.Captu
     ],
 )
 def test_bad_input_is_one_clear_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 2
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert err.startswith("liqmap: ") and needle.lower() in err.lower()

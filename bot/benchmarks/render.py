@@ -7,6 +7,7 @@ with 2016 heatmap columns and 1200 price bins, the heaviest shape the renderer s
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import time
@@ -128,19 +129,28 @@ def _cache_hit_ms(m: LiqMap, repeats: int) -> float:
     return asyncio.run(run())
 
 
-def bench_render(repeats: int = 9, rss_renders: int = 500) -> dict[str, float]:
+def bench_render(repeats: int = 9, rss_renders: int = 500, n_times: int = 2016, n_bins: int = 1200) -> dict[str, float]:
     """Rendering figures for ``liqmap bench``.
 
     ``render_heatmap_ms`` / ``render_map_ms``: median ms over ``repeats`` renders of a 7d map with
-    2016 heatmap columns x 1200 bins (``render_heatmap_kb`` / ``render_map_kb``: PNG sizes);
+    ``n_times`` heatmap columns (2016 = 5 min candles) x ``n_bins`` price bins (``render_heatmap_kb`` /
+    ``render_map_kb``: PNG sizes);
     ``render_cache_hit_ms``: a cache hit for that map; ``render_rss_growth_mb``: resident memory after
-    ``rss_renders`` more renders (alternating kinds, 168 x 1000 map) minus resident memory after warm-up.
+    ``rss_renders`` renders (alternating kinds, a 168 x 1000 map: 7d of 1h candles) minus resident
+    memory after 20 warm-up renders, measured before the big map exists.
     """
-    m = sample_liqmap()
-    small = sample_liqmap(seed=11, n_times=168, n_bins=1000)
-    for kind in KINDS:  # warm-up: font cache, colormaps, lazy imports
+    small = sample_liqmap(seed=11, n_times=min(168, n_times), n_bins=min(1000, n_bins))
+    # Memory first, in a process that has only rendered the small map: warm up, then 500 more renders.
+    for i in range(20):
+        render_png(small, KINDS[i % 2])
+    gc.collect()
+    before = _rss_mb()
+    for i in range(rss_renders):
+        render_png(small, KINDS[i % 2])
+    rss_growth = _rss_mb() - before
+    m = sample_liqmap(n_times=n_times, n_bins=n_bins)
+    for kind in KINDS:  # warm-up for this shape
         render_png(m, kind)
-        render_png(small, kind)
     heat_ms, heat_bytes = _median_ms(m, "heatmap", repeats)
     map_ms, map_bytes = _median_ms(m, "map", repeats)
     figures = {
@@ -149,11 +159,6 @@ def bench_render(repeats: int = 9, rss_renders: int = 500) -> dict[str, float]:
         "render_heatmap_kb": heat_bytes / 1000,
         "render_map_kb": map_bytes / 1000,
         "render_cache_hit_ms": _cache_hit_ms(m, repeats),
+        "render_rss_growth_mb": rss_growth,
     }
-    for i in range(10):
-        render_png(small, KINDS[i % 2])
-    before = _rss_mb()
-    for i in range(rss_renders):
-        render_png(small, KINDS[i % 2])
-    figures["render_rss_growth_mb"] = _rss_mb() - before
     return {k: round(v, 2) for k, v in figures.items()}

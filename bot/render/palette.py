@@ -146,7 +146,10 @@ def add_colorbar(fig: Figure, norm: HeatNorm, palette: Palette, rect: tuple[floa
     if len(luts) == 2:
         for i, name in enumerate(("short", "long")):
             row_mid = top - (i * (row_px + gap) + row_px / 2) / fh
-            fig.text(x - 0.004, row_mid, name, ha="right", va="center", **text_kw(SMALL_SIZE, MUTED))
-    for tick in colorbar_ticks(norm):
-        fig.text(x + norm.position(tick) * w, y - 0.006, fmt_usd(tick), ha="center", va="top",
-                 **text_kw(SMALL_SIZE, MUTED), gid="colorbar-tick")
+            fig.text(x - 0.004, row_mid, name, ha="right", va="center", **text_kw(SMALL_SIZE, MUTED),
+                     gid="colorbar-row")
+    ticks = colorbar_ticks(norm)
+    for i, tick in enumerate(ticks):
+        last = i == len(ticks) - 1  # the saturation value sits at the bar's right end: keep it inside the image
+        fig.text(x + norm.position(tick) * w, y - 0.006, fmt_usd(tick), ha="right" if last else "center",
+                 va="top", **text_kw(SMALL_SIZE, MUTED), gid="colorbar-tick")

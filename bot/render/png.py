@@ -7,6 +7,7 @@ one render at a time bounds peak memory, and the GIL would leave little to gain 
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import threading
 from typing import Literal
@@ -59,6 +60,8 @@ def render_png(m: LiqMap, kind: Kind = "heatmap", *, palette: str = "default") -
             return figure_png(fig)
         finally:
             release(fig)
+            del fig
+            gc.collect(1)  # the figure's cycles are still young: ~0.5 ms frees them now (a full GC costs ~15 ms)
 
 
 def release(fig: Figure) -> None:

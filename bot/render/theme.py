@@ -97,8 +97,22 @@ def style_axes(ax: Axes, grid_axis: GridAxis = "y") -> None:
 
 def price_formatter(step: float) -> FuncFormatter:
     """Tick formatter writing prices as ``67.4k`` with as many decimals as the tick ``step`` (USD) needs."""
-    decimals = 1 if step <= 0 else min(3, max(0, math.ceil(-math.log10(step / 1000) - 1e-9)))
-    return FuncFormatter(lambda x, _pos: fmt_price(x, decimals))
+    return FuncFormatter(lambda x, _pos: fmt_price(x, tick_decimals(step)))
+
+
+def tick_decimals(step: float) -> int:
+    """Fewest decimals (0..3) of the ``k`` unit that write every multiple of ``step`` (USD) exactly.
+
+    ``2500`` -> 1 (``62.5k``), ``5000`` -> 0 (``65k``), ``250`` -> 2 (``67.25k``).
+    """
+    if not step > 0:
+        return 1
+    k_step = step / 1000
+    for decimals in range(4):
+        scaled = k_step * 10**decimals
+        if abs(scaled - round(scaled)) < 1e-6 * max(scaled, 1.0):
+            return decimals
+    return 3
 
 
 def set_price_axis(ax: Axes, axis: str, lo: float, hi: float, nbins: int = 7) -> None:

@@ -62,7 +62,7 @@ def make_map(seed: int = 3, n_times: int = 168, n_bins: int = 400, synthetic: bo
         size = rng.lognormal(16.0, 0.7)
         for k, lev in enumerate(LEVERAGES):
             for book, sign in ((long_p, -1.0), (short_p, 1.0)):
-                idx = int(round((close[t] * (1 + sign / lev) - bins[0]) / width))
+                idx = int(np.rint((close[t] * (1 + sign / lev) - bins[0]) / width))
                 if 6 <= idx < n_bins - 6:
                     book[k, idx - 6 : idx + 7] += size * LEV_WEIGHT[k] * kernel / kernel.sum()
         long_p[:, bins >= low[t]] = 0.0

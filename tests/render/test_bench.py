@@ -1,0 +1,21 @@
+"""The rendering benchmark runs and reports the figures ``liqmap bench`` promises (values are not asserted)."""
+
+from __future__ import annotations
+
+from bot.benchmarks import render as bench
+from bot.render.png import PNG_MAGIC, render_png
+
+
+def test_bench_sample_map_is_a_synthetic_7d_map() -> None:
+    m = bench.sample_liqmap(seed=1, n_times=48, n_bins=300)
+    assert m.synthetic and m.window == "7d"
+    assert m.heat_long.shape == (48, 300) and m.long_by_lev.shape == (6, 300)
+    assert {c.side for c in m.clusters} == {"long", "short"}
+    assert render_png(m).startswith(PNG_MAGIC)
+
+
+def test_bench_render_reports_its_keys() -> None:
+    figures = bench.bench_render(repeats=1, rss_renders=2, n_times=48, n_bins=300)  # small: keep the test fast
+    assert set(figures) == {"render_heatmap_ms", "render_map_ms", "render_heatmap_kb", "render_map_kb",
+                            "render_cache_hit_ms", "render_rss_growth_mb"}
+    assert figures["render_heatmap_ms"] > 0 and figures["render_map_kb"] > 0
