@@ -265,8 +265,11 @@ def run_backtest(
     scores: list[SnapshotScore] = []
     n_steps = n_stale = 0
     rows: list[str] = []
+    cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
+    first = max(first, -(-cover_start // step_ms) * step_ms)
     for t in range(first, last + 1, step_ms):
-        a, b = np.searchsorted(series.liq_timestamp, [t, t + horizon_ms], side="right")
+        h_ms = min(horizon_ms, cover_end - t)  # realized liquidations are unknown after the feed ends
+        a, b = np.searchsorted(series.liq_timestamp, [t, t + h_ms], side="right")
         if b <= a or not float((series.liq_price[a:b] * series.liq_amount[a:b]).sum()) > 0:
             continue
         n_steps += 1
@@ -277,8 +280,8 @@ def run_backtest(
         liq_map = build_map([series], window=window, at_ms=t, params=params)
         fc = None
         if prediction == "forecast":
-            fc = forecast_liquidations(liq_map, [series], horizon_ms, params, forecast_params).total_usd
-        score = score_map(liq_map, series, horizon_ms, fc)
+            fc = forecast_liquidations(liq_map, [series], h_ms, params, forecast_params).total_usd
+        score = score_map(liq_map, series, h_ms, fc)
         scores.append(score)
         if dump is not None:
             rows.append(json.dumps(_dump_row(liq_map, score, fc)))

@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--quick", action="store_true", help="fewer repeats")
     p_bench.add_argument("--only", help="comma-separated groups to run")
 
+    p_db = sub.add_parser("db", help="database migrations (Alembic): upgrade, downgrade, current, check")
+    p_db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
+    p_db.add_argument("revision", nargs="?", help="target revision (upgrade: head; downgrade: -1 or base)")
+
     p_demo = sub.add_parser("demo", help="offline end-to-end run on a seeded synthetic market")
     p_demo.add_argument("--out", type=Path, default=Path("out"))
     p_demo.add_argument("--seed", type=int)
@@ -115,6 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "record": commands.cmd_record,
         "bench": commands.cmd_bench,
         "demo": commands.cmd_demo,
+        "db": commands.cmd_db,
     }
     return handlers[args.command](args)
 

@@ -138,3 +138,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     return asyncio.run(run_app(settings, once=args.once))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """``liqmap db``: apply, revert, show or check the Alembic migrations of the configured database."""
+    from bot.storage import migrate
+
+    url = load_settings().resolved_database_url
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+        print(f"database at revision {migrate.current(url)}")
+    elif args.action == "downgrade":
+        migrate.downgrade(url, args.revision or "-1")
+        print(f"database at revision {migrate.current(url) or 'base (empty)'}")
+    elif args.action == "current":
+        print(migrate.current(url) or "base (no migrations applied)")
+    else:
+        migrate.check(url)
+        print("models and migrations agree")
+    return 0

@@ -4,12 +4,14 @@ The pending map (``LiqMap``) says where open positions *would* be liquidated; it
 get there, and it holds nothing for positions opened after the map's instant. Over a horizon ``H`` the expected
 liquidated notional at price ``y`` is (docs/model.md, "Forecast"):
 
-    F(y) = pending(y) * R(|ln(y/p)|, H)                                                        (a) open positions
-         + sum_side sum_l  rate_side * w_l * integral_0^H  N(ln(y/p) - d_l ; 0, sigma^2 s) * R(|ln k_l|, H - s) ds
+    F(y) = pending(y) * R~(|ln(y/p)|, H)                                                       (a) open positions
+         + sum_side sum_l  rate_side * w'_l * integral_0^H  N(ln(y/p) - d_l ; 0, sigma^2 s) * R~(|ln k_l|, H - s) ds
                                                                                                (b) new positions
 
 with ``R(d, T) = 2 * (1 - Phi(d / (sigma * sqrt(T))))`` the first-passage probability of a driftless random walk
-in log price, ``sigma`` the trailing Parkinson volatility (per sqrt(ms)) of candles closed by ``p``'s instant,
+in log price and ``R~`` the same reached *before the holder closes* (the map's exponential decay), ``w'`` the
+leverage mix of *opened* notional (open-interest weights / expected lifetime), ``sigma`` the trailing Parkinson
+volatility (per sqrt(ms)) of candles closed by ``p``'s instant,
 ``rate_side`` the recent opening rate (USD per ms) of the model's own flows, ``k_l`` the isolated-margin
 liquidation factor of leverage ``l`` and ``d_l`` its offset *as recorded*: exchanges print bankruptcy/order
 prices, about one maintenance-margin rate beyond the mark trigger, so every forecast level is moved outward by
@@ -48,6 +50,9 @@ class ForecastParams:
         the reach probability a step function.
     record_at_bankruptcy: move forecast levels outward by the tier's MMR (recorded liquidation prices are
         bankruptcy/order prices); False gives mark-trigger levels.
+    turnover_weights: spread *new* notional over leverage as leverage_weights / expected lifetime (the weights
+        describe open interest, a stock; short-lived high-leverage positions are a larger share of the flow).
+    close_during_horizon: a level counts only if reached before its holder closes it (the map's half-life).
     """
 
     lookback_h: float = 24.0
