@@ -1,4 +1,6 @@
-"""Wires the long-running bot into one asyncio loop: the periodic map job, the chat platforms, ordered shutdown."""
+"""Wires the long-running bot into one asyncio loop: migrations, the periodic map and alert job, the outbox
+dispatcher and (when configured) the chat platforms; SIGINT/SIGTERM stop it in order.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,18 @@ import contextlib
 import logging
 import signal
 
+from bot.alerts.dispatcher import Dispatcher
+from bot.alerts.job import AlertJob, make_worker_id
+from bot.alerts.notifier import Notifier
+from bot.chat.console import ConsoleNotifier
+from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.engine import MapEngine
+from bot.market.stored_source import StoredSource
+from bot.render import RenderCache
 from bot.report import format_map_summary
+from bot.storage import migrate
+from bot.storage.db import Database
 
 log = logging.getLogger("liqmap.app")
 
@@ -34,8 +45,8 @@ def token_guidance(settings: Settings) -> list[str]:
     return lines
 
 
-async def run_tick(engine: MapEngine, settings: Settings) -> None:
-    """One pass of the periodic job: recompute each tracked symbol's map once and log its summary."""
+async def log_tracked_maps(engine: MapEngine, settings: Settings) -> None:
+    """Recompute each tracked symbol's default-window map and log its summary (the operator's view)."""
     for symbol in settings.symbols:
         try:
             result = await engine.compute(symbol, settings.default_window)
@@ -45,29 +56,46 @@ async def run_tick(engine: MapEngine, settings: Settings) -> None:
         log.info("%s", format_map_summary(result.map, result.freshness))
 
 
+def notifiers_for(settings: Settings) -> dict[str, Notifier]:
+    """One notifier per platform. Until a platform's adapter is configured, its alerts are logged to the console
+    (they stay in the outbox history either way)."""
+    return {"telegram": ConsoleNotifier("telegram"), "discord": ConsoleNotifier("discord")}
+
+
 async def run_app(settings: Settings, *, once: bool = False) -> int:
     """Run until SIGINT/SIGTERM (or one tick with ``once``); returns the exit status."""
     from bot.commands import source_from_settings
 
     for line in token_guidance(settings):
         log.warning("%s", line)
-    source = source_from_settings(settings)
+    url = settings.resolved_database_url
+    await asyncio.to_thread(migrate.upgrade, url)
+    db = Database(url)
+    source = StoredSource(source_from_settings(settings), db)
     engine = MapEngine(source)
+    job = AlertJob(db, engine, settings, holder=make_worker_id("job"))
+    service = ChatService(db, engine, settings, render_cache=RenderCache(), job=job)
+    dispatcher = Dispatcher(db, notifiers_for(settings), make_worker_id("dispatch"), image_for=service.alert_png)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        while True:
-            await run_tick(engine, settings)
-            if once:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.tick_seconds)
-            if stop.is_set():
-                log.info("shutting down")
-                break
+        if once:
+            await log_tracked_maps(engine, settings)
+            await job.tick()
+            await dispatcher.run_once()
+            return 0
+        await log_tracked_maps(engine, settings)
+        tasks = [
+            asyncio.create_task(job.run(stop), name="alert-job"),
+            asyncio.create_task(dispatcher.run(stop), name="dispatcher"),
+        ]
+        await stop.wait()
+        log.info("shutting down: finishing the current tick and sends")
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return 0
     finally:
         await source.close()
-    return 0
+        db.dispose()

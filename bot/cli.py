@@ -7,6 +7,7 @@ Every user mistake ends as one clear line on stderr and exit status 2, never a t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -91,10 +92,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``liqmap`` console script; returns the process exit status."""
     args = build_parser().parse_args(argv)
+    default_level = "INFO" if args.command == "run" else "WARNING"  # one-shot commands print results, not logs
     logging.basicConfig(
-        level=os.environ.get("LIQMAP_LOG_LEVEL", "INFO").upper(),
+        level=os.environ.get("LIQMAP_LOG_LEVEL", default_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `liqmap db`, not INFO noise
     try:
         return _dispatch(args)
     except (LiqmapError, ValueError) as exc:
@@ -102,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `liqmap backtest ... | head`
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        return 0
     except Exception as exc:
         if os.environ.get("LIQMAP_DEBUG"):
             raise

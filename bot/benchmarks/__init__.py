@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 GROUPS: dict[str, tuple[str, str]] = {
     "model": ("bot.benchmarks.model", "bench_model"),
     "render": ("bot.benchmarks.render", "bench_render"),
+    "alerts": ("bot.benchmarks.alerts", "bench_alerts"),
 }
 
 

@@ -9,10 +9,10 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from bot.storage.db import upsert_insert
-from bot.storage.models import SubClusterState, Subscription
+from bot.storage.models import SubClusterState, Subscription, table_of
 from bot.storage.records import ClusterStateRec
 
-STATES = SubClusterState.__table__
+STATES = table_of(SubClusterState)
 CHUNK = 5000  # ids per IN (...) list, well under SQLite's and PostgreSQL's bound-parameter limits
 _UPDATABLE = (
     "side",

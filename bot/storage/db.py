@@ -140,7 +140,7 @@ class Database:
 
 
 def upsert_insert(s: Session, entity: Any) -> sqlite_dml.Insert | pg_dml.Insert:
-    """``INSERT`` for ``entity`` (ORM class or Table) in the session's dialect, with ``on_conflict_do_nothing/do_update`` available."""
+    """``INSERT`` for ``entity`` (ORM class or Table) in the session's dialect (has ``on_conflict_do_*``)."""
     if s.get_bind().dialect.name == "postgresql":
         return pg_dml.insert(entity)
     return sqlite_dml.insert(entity)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -73,9 +74,7 @@ class SubClusterState(Base):
 
     __tablename__ = "sub_cluster_state"
 
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
     cluster_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     side: Mapped[str] = mapped_column(String(8))
     armed: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -203,3 +202,10 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     until: Mapped[int] = mapped_column(BigInteger)
+
+
+def table_of(entity: type[Base]) -> Table:
+    """The Core ``Table`` of an ORM class (typed), for bulk statements that skip the ORM."""
+    table = entity.__table__
+    assert isinstance(table, Table)
+    return table

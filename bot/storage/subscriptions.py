@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.errors import LiqmapError
 from bot.storage.db import now_ms
-from bot.storage.models import Chat, Subscription
+from bot.storage.models import Chat, Subscription, table_of
 from bot.storage.records import SIDES, SubscriptionRec
 
-SUBS = Subscription.__table__
+SUBS = table_of(Subscription)
 
 
 def _rec(x: Subscription) -> SubscriptionRec:

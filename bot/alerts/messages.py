@@ -1,0 +1,58 @@
+"""Alert message texts (platform-neutral plain text; adapters may restyle): approach alerts and sweep follow-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.format import fmt_pct, fmt_price, fmt_range, fmt_usd
+from bot.market.symbols import display_symbol
+
+SYNTHETIC_NOTE = "SYNTHETIC market data (simulator), not a real market."
+DISCLAIMER = "Estimate, not financial advice."
+
+
+def approach_text(
+    *,
+    symbol: str,
+    window: str,
+    side: str,
+    low: float,
+    high: float,
+    usd: float,
+    price: float,
+    distance_pct: float,
+    score: int,
+    reasons: Sequence[str],
+    synthetic: bool,
+) -> str:
+    """The approach alert: side, zone, USD, distance, squeeze-risk score and reasons (prices USD, distance %)."""
+    where = "below" if side == "long" else "above"
+    head = (
+        f"⚠️ {display_symbol(symbol)}: price {fmt_price(price, full=True)} is {fmt_pct(distance_pct, 2, signed=False)} "
+        f"from a {side} liquidation cluster {where}"
+    )
+    lines = [
+        head,
+        f"Zone {fmt_range(low, high)} · {fmt_usd(usd)} pending ({window} map)",
+        f"Squeeze risk {score}/100" + (f": {'; '.join(reasons)}" if reasons else ""),
+    ]
+    if synthetic:
+        lines.append(SYNTHETIC_NOTE)
+    lines.append(DISCLAIMER)
+    return "\n".join(lines)
+
+
+def sweep_text(
+    *, symbol: str, window: str, side: str, low: float, high: float, usd: float, price: float, synthetic: bool
+) -> str:
+    """The sweep follow-up: price traded through an alerted zone; ``usd`` is the estimated USD liquidated."""
+    verb = "fell through" if side == "long" else "rose through"
+    lines = [
+        f"💥 {display_symbol(symbol)}: price {verb} the {side} cluster {fmt_range(low, high)} "
+        f"(now {fmt_price(price, full=True)})",
+        f"Estimated {fmt_usd(usd)} of {side}s liquidated ({window} map)",
+    ]
+    if synthetic:
+        lines.append(SYNTHETIC_NOTE)
+    lines.append(DISCLAIMER)
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""The one place chat command arguments are parsed and validated (both chat platforms use it through the service).
+
+Every invalid input raises ``CommandError``: one friendly line that shows the correct form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import LiqmapError
+from bot.market.errors import SymbolError
+from bot.market.symbols import parse_symbol
+from bot.model.types import WINDOWS
+from bot.timeparse import parse_duration
+
+ADD_USAGE = "alert add <symbol> [proximity%] [min <usd|share%>] [side long|short|both] [window 24h] [cooldown 30m]"
+ADD_EXAMPLE = "alert add BTC 1.5% min 50M side long window 24h"
+DEFAULT_PROXIMITY_PCT = 1.0
+DEFAULT_WINDOW = "24h"
+DEFAULT_COOLDOWN_S = 30 * 60
+MAX_PROXIMITY_PCT = 20.0
+MIN_PROXIMITY_PCT = 0.01
+MIN_COOLDOWN_S = 60
+MAX_COOLDOWN_S = 7 * 86_400
+
+_USD = re.compile(r"^\$?(\d+(?:\.\d+)?)\s*([kmbt]?)$", re.IGNORECASE)
+_PCT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+
+class CommandError(LiqmapError):
+    """A chat command's input was invalid; the message is one line that shows the correct form."""
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """A validated ``alert add``: proximity %, minimum cluster size USD and share (0..1), sides, cooldown s."""
+
+    symbol: str
+    window: str = DEFAULT_WINDOW
+    proximity_pct: float = DEFAULT_PROXIMITY_PCT
+    min_usd: float = 0.0
+    min_share: float = 0.0
+    sides: str = "both"
+    cooldown_s: int = DEFAULT_COOLDOWN_S
+
+
+def parse_usd(text: str) -> float:
+    """``50M`` → 50e6, ``2.5B``, ``750k``, ``$1.2M``, ``1,000,000``: USD (a float ≥ 0)."""
+    m = _USD.match(text.strip().replace(",", "").replace("_", ""))
+    if not m:
+        raise CommandError(f"I can't read {text!r} as an amount: write it like 50M, 2.5B, 750k or 1000000")
+    return float(m.group(1)) * _SCALE[m.group(2).lower()]
+
+
+def parse_pct(text: str, what: str = "proximity") -> float:
+    """``1.5%`` (or ``1.5``) → 1.5 (percent)."""
+    t = text.strip()
+    m = _PCT.match(t) or re.match(r"^(\d+(?:\.\d+)?)$", t)
+    if not m:
+        raise CommandError(f"I can't read {text!r} as a {what}: write a percentage like 1.5%")
+    return float(m.group(1))
+
+
+def parse_window(text: str) -> str:
+    """A window name of ``bot.model.types.WINDOWS`` (case-insensitive)."""
+    w = text.strip().lower()
+    if w not in WINDOWS:
+        raise CommandError(f"unknown window {text!r}: use one of {', '.join(WINDOWS)}, e.g. window 24h")
+    return w
+
+
+def parse_chat_symbol(text: str) -> str:
+    """A user's symbol spelling (``BTC``, ``BTCUSDT``, ``BTC/USDT:USDT``) → unified symbol, friendly on error."""
+    try:
+        return parse_symbol(text)
+    except SymbolError:
+        raise CommandError(f"unknown symbol {text!r}: try BTC, BTCUSDT, BTC/USDT:USDT or BTCUSD (inverse)") from None
+
+
+def parse_id(text: str, usage: str) -> int:
+    """A positive alert id as shown by ``alert list``."""
+    t = text.strip().lstrip("#")
+    if not t.isdigit() or int(t) <= 0:
+        raise CommandError(f"{text!r} is not an alert id: use {usage} (ids are shown by alert list)")
+    return int(t)
+
+
+def _need(tokens: list[str], i: int, key: str, form: str) -> str:
+    if i + 1 >= len(tokens):
+        raise CommandError(f"'{key}' needs a value: write {form}")
+    return tokens[i + 1]
+
+
+def parse_alert_add(args: str) -> AlertSpec:
+    """Parse the arguments of ``alert add`` (see ``ADD_USAGE``); defaults make ``alert add BTC`` work."""
+    tokens = args.replace("=", " ").split()
+    if not tokens:
+        raise CommandError(f"which symbol? use {ADD_USAGE}, e.g. {ADD_EXAMPLE}")
+    symbol = parse_chat_symbol(tokens[0])
+    values: dict[str, object] = {}
+    i = 1
+    while i < len(tokens):
+        tok = tokens[i].lower()
+        if tok == "min":
+            raw = _need(tokens, i, "min", "min 50M (USD) or min 5% (share of the side's pending total)")
+            if raw.endswith("%"):
+                share = parse_pct(raw, "minimum share") / 100.0
+                if not 0 <= share < 1:
+                    raise CommandError(f"minimum share {raw!r} must be below 100%, e.g. min 5%")
+                values["min_share"] = share
+            else:
+                values["min_usd"] = parse_usd(raw)
+            i += 2
+        elif tok == "side":
+            raw = _need(tokens, i, "side", "side long, side short or side both").lower()
+            if raw not in ("long", "short", "both", "longs", "shorts"):
+                raise CommandError(f"unknown side {raw!r}: use side long, side short or side both")
+            values["sides"] = raw.rstrip("s") if raw != "both" else raw
+            i += 2
+        elif tok == "window":
+            values["window"] = parse_window(_need(tokens, i, "window", "window 24h"))
+            i += 2
+        elif tok == "cooldown":
+            raw = _need(tokens, i, "cooldown", "cooldown 30m")
+            try:
+                cooldown_s = parse_duration(raw) // 1000
+            except LiqmapError:
+                raise CommandError(f"I can't read cooldown {raw!r}: write it like cooldown 30m, 2h or 1d") from None
+            if not MIN_COOLDOWN_S <= cooldown_s <= MAX_COOLDOWN_S:
+                raise CommandError(f"cooldown {raw!r} must be between 1m and 7d, e.g. cooldown 30m")
+            values["cooldown_s"] = cooldown_s
+            i += 2
+        elif tok in WINDOWS:
+            values["window"] = tok
+            i += 1
+        elif "proximity_pct" not in values and re.match(r"^\d", tok):
+            prox = parse_pct(tok)
+            if not MIN_PROXIMITY_PCT <= prox <= MAX_PROXIMITY_PCT:
+                raise CommandError(f"proximity {tokens[i]!r} must be between 0.01% and 20%, e.g. 1.5%")
+            values["proximity_pct"] = prox
+            i += 1
+        else:
+            raise CommandError(f"I don't understand {tokens[i]!r}: use {ADD_USAGE}, e.g. {ADD_EXAMPLE}")
+    return AlertSpec(symbol=symbol, **values)  # type: ignore[arg-type]

@@ -1,0 +1,285 @@
+"""The platform-neutral command service: Telegram and Discord adapters call these and render the ``Reply``.
+
+Every method registers the chat, never raises for user mistakes (a ``Reply(error=True)`` with one friendly line),
+and never shows a traceback (unexpected errors are logged and answered with a short apology).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from bot.alerts.job import AlertJob, Clock
+from bot.chat.parse import (
+    CommandError,
+    parse_alert_add,
+    parse_chat_symbol,
+    parse_id,
+    parse_window,
+)
+from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
+from bot.config import Settings
+from bot.engine import MapEngine, MapResult
+from bot.engine import now_ms as wall_ms
+from bot.errors import LiqmapError
+from bot.format import fmt_time_utc
+from bot.market.symbols import display_symbol
+from bot.render import KINDS, Kind, RenderCache, data_version
+from bot.storage import chats, subscriptions
+from bot.storage.db import Database
+from bot.storage.records import AlertRec, ChatRec, SubscriptionRec
+
+log = logging.getLogger(__name__)
+SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
+HELP = "\n".join(
+    [
+        "liqmap: estimated liquidation clusters for BTC perpetuals. " + DISCLAIMER,
+        "liqmap [symbol] [window]: heatmap image, e.g. liqmap BTC 24h",
+        "levels [symbol] [window]: nearest and largest clusters as text",
+        "alert add <symbol> [proximity%] [min <usd|share%>] [side long|short|both] [window 24h] [cooldown 30m]",
+        "    e.g. alert add BTC 1.5% min 50M side long",
+        "alert list | alert remove <id> | alert pause [id] | alert resume [id]",
+        "settings: your alert settings and defaults · status: data freshness and next run",
+    ]
+)
+
+
+class ChatService:
+    """Commands shared by all chat platforms. ``job`` (optional) supplies freshness for ``status``."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: MapEngine,
+        settings: Settings,
+        *,
+        render_cache: RenderCache | None = None,
+        job: AlertJob | None = None,
+        clock: Clock = wall_ms,
+        limit_per_chat: int = 20,
+        map_ttl_s: float | None = None,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.config = settings
+        self.renders = render_cache or RenderCache()
+        self.job = job
+        self.clock = clock
+        self.limit_per_chat = limit_per_chat
+        self.map_ttl_ms = int(1000 * (map_ttl_s if map_ttl_s is not None else min(settings.tick_seconds, 60.0)))
+        self._maps: dict[tuple[str, str], tuple[int, MapResult, str]] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    # ---- plumbing -------------------------------------------------------------------------------------------
+    async def _guard(self, what: str, chat: ChatRef, action: Callable[[], Awaitable[Reply]]) -> Reply:
+        try:
+            return await action()
+        except LiqmapError as exc:
+            return Reply(str(exc), error=True)
+        except Exception:
+            log.exception("%s failed for %s chat %s", what, chat.platform, chat.external_id)
+            return Reply(SORRY, error=True)
+
+    async def _db(self, fn: Callable[..., object], *args: object) -> object:
+        def run() -> object:
+            with self.db.session() as s:
+                return fn(s, *args)
+
+        return await asyncio.to_thread(run)
+
+    async def register(self, chat: ChatRef) -> ChatRec:
+        """Create or refresh the chat (a chat that talks to the bot again becomes active again)."""
+        rec = await self._db(lambda s: chats.upsert_chat(s, chat.platform, chat.external_id, chat.kind, chat.title))
+        return cast(ChatRec, rec)
+
+    async def map_for(self, symbol: str, window: str) -> tuple[MapResult, str]:
+        """The current map of (symbol, window), shared by concurrent callers and reused for ``map_ttl_s``;
+        returns it with its data version (the render cache key)."""
+        key = (symbol, window)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            hit = self._maps.get(key)
+            if hit is not None and self.clock() < hit[0]:
+                return hit[1], hit[2]
+            result = await self.engine.compute(symbol, window)
+            if not result.map.exchanges:
+                why = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
+                raise LiqmapError(f"no market data for {display_symbol(symbol)} right now ({why or 'no source'})")
+            version = data_version(result.map)
+            self._maps[key] = (self.clock() + self.map_ttl_ms, result, version)
+            return result, version
+
+    def _symbol_window(self, symbol: str, window: str) -> tuple[str, str]:
+        sym = parse_chat_symbol(symbol) if symbol.strip() else parse_chat_symbol(self.config.symbols[0])
+        return sym, parse_window(window) if window.strip() else parse_window(self.config.default_window)
+
+    # ---- maps -----------------------------------------------------------------------------------------------
+    async def liqmap(
+        self, chat: ChatRef, symbol: str = "", window: str = "", kind: str = "heatmap", palette: str = "default"
+    ) -> Reply:
+        """The heatmap (or map) image with a caption of the top clusters, plus window/kind/refresh buttons."""
+
+        async def run() -> Reply:
+            await self.register(chat)
+            sym, win = self._symbol_window(symbol, window)
+            if kind not in KINDS:
+                raise CommandError(f"unknown chart kind {kind!r}: use {' or '.join(KINDS)}")
+            result, version = await self.map_for(sym, win)
+            png = await self.renders.get_or_render(result.map, cast(Kind, kind), palette, version=version)
+            return Reply(map_caption(result.map), png=png, buttons=map_buttons(sym, win, kind))
+
+        return await self._guard("liqmap", chat, run)
+
+    async def levels(self, chat: ChatRef, symbol: str = "", window: str = "") -> Reply:
+        """Nearest and largest clusters as a compact text table."""
+
+        async def run() -> Reply:
+            await self.register(chat)
+            sym, win = self._symbol_window(symbol, window)
+            result, _ = await self.map_for(sym, win)
+            return Reply(levels_text(result.map))
+
+        return await self._guard("levels", chat, run)
+
+    # ---- alerts ---------------------------------------------------------------------------------------------
+    async def alert_add(self, chat: ChatRef, args: str) -> Reply:
+        """``alert add <symbol> [proximity%] [min <usd>] [side ...] [window ...] [cooldown ...]``."""
+
+        async def run() -> Reply:
+            spec = parse_alert_add(args)
+            rec = await self.register(chat)
+            sub = cast(
+                SubscriptionRec,
+                await self._db(
+                    lambda s: subscriptions.add_subscription(
+                        s,
+                        rec.id,
+                        symbol=spec.symbol,
+                        window=spec.window,
+                        proximity_pct=spec.proximity_pct,
+                        min_usd=spec.min_usd,
+                        min_share=spec.min_share,
+                        sides=spec.sides,
+                        cooldown_s=spec.cooldown_s,
+                        limit_per_chat=self.limit_per_chat,
+                    )
+                ),
+            )
+            return Reply(f"Alert #{sub.id} added: {sub_line(sub)}")
+
+        return await self._guard("alert add", chat, run)
+
+    async def alert_list(self, chat: ChatRef) -> Reply:
+        """The chat's alerts with their ids."""
+
+        async def run() -> Reply:
+            subs = await self._subs(chat)
+            if not subs:
+                return Reply("No alerts yet. Add one with: alert add BTC 1.5%")
+            return Reply("Your alerts:\n" + "\n".join(f"#{s.id} {sub_line(s)}" for s in subs))
+
+        return await self._guard("alert list", chat, run)
+
+    async def alert_remove(self, chat: ChatRef, args: str) -> Reply:
+        """``alert remove <id>``."""
+
+        async def run() -> Reply:
+            sub_id = parse_id(args, "alert remove <id>")
+            rec = await self.register(chat)
+            if not await self._db(subscriptions.remove_subscription, rec.id, sub_id):
+                raise CommandError(f"you have no alert #{sub_id}; see alert list")
+            return Reply(f"Alert #{sub_id} removed.")
+
+        return await self._guard("alert remove", chat, run)
+
+    async def alert_pause(self, chat: ChatRef, args: str = "") -> Reply:
+        """``alert pause [id]`` (all of the chat's alerts without an id)."""
+        return await self._guard("alert pause", chat, lambda: self._set_enabled(chat, args, False))
+
+    async def alert_resume(self, chat: ChatRef, args: str = "") -> Reply:
+        """``alert resume [id]`` (all of the chat's alerts without an id)."""
+        return await self._guard("alert resume", chat, lambda: self._set_enabled(chat, args, True))
+
+    async def _set_enabled(self, chat: ChatRef, args: str, enabled: bool) -> Reply:
+        verb = "resume" if enabled else "pause"
+        one = args.strip() not in ("", "all")
+        sub_id = parse_id(args, f"alert {verb} [id]") if one else None
+        rec = await self.register(chat)
+        subs = cast(list[SubscriptionRec], await self._db(subscriptions.list_subscriptions, rec.id))
+        if sub_id is not None and sub_id not in {s.id for s in subs}:
+            raise CommandError(f"you have no alert #{sub_id}; see alert list")
+        await self._db(subscriptions.set_enabled, rec.id, sub_id, enabled)
+        what = f"Alert #{sub_id}" if sub_id is not None else f"All {len(subs)} alerts"
+        return Reply(f"{what} {'resumed' if enabled else 'paused'}.")
+
+    async def _subs(self, chat: ChatRef) -> list[SubscriptionRec]:
+        rec = await self.register(chat)
+        return cast(list[SubscriptionRec], await self._db(subscriptions.list_subscriptions, rec.id))
+
+    async def settings(self, chat: ChatRef) -> Reply:
+        """The chat's alert settings, the defaults and the limits."""
+
+        async def run() -> Reply:
+            subs = await self._subs(chat)
+            lines = [
+                f"Alerts: {len(subs)} of {self.limit_per_chat} "
+                f"({sum(s.enabled for s in subs)} active, {sum(not s.enabled for s in subs)} paused)"
+            ]
+            lines += [f"#{s.id} {sub_line(s)}" for s in subs]
+            lines.append("Defaults for alert add: proximity 1%, any size, both sides, window 24h, cooldown 30m.")
+            lines.append("Change one: alert remove <id>, then alert add with new values.")
+            return Reply("\n".join(lines))
+
+        return await self._guard("settings", chat, run)
+
+    async def status(self, chat: ChatRef) -> Reply:
+        """Data freshness per exchange, the next run, and the chat's active alerts."""
+
+        async def run() -> Reply:
+            subs = await self._subs(chat)
+            lines = []
+            job = self.job
+            if job is None or not job.status:
+                lines.append("No periodic run yet.")
+            else:
+                for st in job.status.values():
+                    state = "fresh" if st.fresh else f"stale: {', '.join(st.stale_exchanges) or st.error}"
+                    synth = " [SYNTHETIC]" if st.synthetic else ""
+                    lines.append(
+                        f"{display_symbol(st.symbol)} {st.window}: {', '.join(st.exchanges) or 'no data'} "
+                        f"as of {fmt_time_utc(st.at) if st.at else 'n/a'} ({state}){synth}"
+                    )
+                    if st.missing_exchanges:
+                        lines.append(f"  missing: {', '.join(st.missing_exchanges)}")
+            if job is not None and job.next_tick_at is not None:
+                lines.append(f"Next run: {fmt_time_utc(job.next_tick_at)}")
+            active = [s for s in subs if s.enabled]
+            lines.append(
+                f"Your active alerts: {len(active)}"
+                + (f" (paused: {len(subs) - len(active)})" if len(subs) > len(active) else "")
+            )
+            lines += [f"#{s.id} {sub_line(s)}" for s in active]
+            return Reply("\n".join(lines))
+
+        return await self._guard("status", chat, run)
+
+    async def alert_png(self, alert: AlertRec) -> bytes | None:
+        """The current heatmap of the alert's (symbol, window), for ``Dispatcher(image_for=...)``; None when the
+        subscription is gone or the map cannot be made (the alert then goes out as text)."""
+        if alert.subscription_id is None:
+            return None
+        sub = cast(SubscriptionRec | None, await self._db(subscriptions.get_subscription, alert.subscription_id))
+        if sub is None:
+            return None
+        try:
+            result, version = await self.map_for(sub.symbol, sub.window)
+            return await self.renders.get_or_render(result.map, "heatmap", "default", version=version)
+        except Exception:
+            log.exception("alert %d: image failed; sending text only", alert.id)
+            return None
+
+    @staticmethod
+    def help() -> Reply:
+        """Every command with an example."""
+        return Reply(HELP)
