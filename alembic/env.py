@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from sqlalchemy import Connection, create_engine, pool
-
 from alembic import context
+from sqlalchemy import Connection, create_engine, pool, text
+
 from bot.storage.models import Base
 
 config = context.config
@@ -26,6 +26,17 @@ def _url() -> str:
 
         url = load_settings().resolved_database_url
     return str(url)
+
+
+MIGRATION_LOCK_ID = 72_431_001  # pg advisory lock: replicas starting together migrate one after the other
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID})
+        context.run_migrations()
 
 
 def _configure(connection: Connection) -> None:
@@ -55,9 +66,7 @@ def run_migrations_online() -> None:
     """Run against a live connection (SQLite foreign keys stay OFF here, as batch mode requires)."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
         return
     url = _url()
     if url.startswith("sqlite"):
@@ -67,9 +76,7 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            _configure(conn)
-            with context.begin_transaction():
-                context.run_migrations()
+            _run(conn)
     finally:
         engine.dispose()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import uuid
 import warnings
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.storage import migrate
 from bot.storage.db import Database
 
+SCHEMA_RE = re.compile(r"t_(\d+)_[0-9a-f]{10}")
 PG_BASE_URL = os.environ.get("LIQMAP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -43,7 +45,25 @@ def pg_unreachable_reason() -> str | None:
         return f"PostgreSQL not reachable at {make_url(PG_BASE_URL).render_as_string()}: {first}"
     finally:
         engine.dispose()
+    _drop_orphan_schemas()
     return None
+
+
+def _drop_orphan_schemas() -> None:
+    """Drop test schemas left behind by killed test processes (their pid no longer exists on this host)."""
+    admin = create_engine(PG_BASE_URL, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            names = conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")).scalars().all()
+            for name in names:
+                m = SCHEMA_RE.fullmatch(name)
+                if m and not Path(f"/proc/{m.group(1)}").exists():
+                    conn.execute(text("SET lock_timeout = '2s'"))
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    except SQLAlchemyError as exc:
+        warnings.warn(f"could not clean up old test schemas: {exc}", stacklevel=1)
+    finally:
+        admin.dispose()
 
 
 def require_pg() -> None:

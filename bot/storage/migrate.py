@@ -33,7 +33,7 @@ def alembic_dir() -> Path:
     candidates.append(Path(__file__).resolve().parents[2] / "alembic")
     candidates.append(Path.cwd() / "alembic")
     for path in candidates:
-        if (path / "env.py").is_file():
+        if (path / "env.py").is_file() and (path / "versions").is_dir():
             return path
     raise LiqmapError(
         f"Alembic migrations not found (looked in {', '.join(str(p) for p in candidates)}); set {ALEMBIC_DIR_ENV}"

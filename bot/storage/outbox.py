@@ -59,10 +59,13 @@ def claim(db: Database, worker_id: str, limit: int, now_ms: int, lease_ms: int) 
     )
     pick = select(ALERTS.c.id).where(due).order_by(ALERTS.c.next_attempt_at, ALERTS.c.id).limit(limit)
     if db.dialect == "postgresql":
-        pass
+        pick = pick.with_for_update(skip_locked=True)
+    picked = pick.cte("picked")
     stmt = (
         update(ALERTS)
-        .where(ALERTS.c.id.in_(pick.scalar_subquery()))
+        # ``due`` again in the outer WHERE: under READ COMMITTED, a row another worker claimed and committed meanwhile
+        # is re-checked against its new version (state 'sending') and skipped, so no row is ever claimed twice.
+        .where(ALERTS.c.id == picked.c.id, due)
         .values(
             state="sending",
             claimed_by=worker_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,8 +82,25 @@ def test_sqlite_file_gets_wal_and_foreign_keys(sqlite_url: str) -> None:
 def test_alembic_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert migrate.alembic_dir() == REPO / "alembic"
     (tmp_path / "env.py").write_text("")
+    (tmp_path / "versions").mkdir()
     monkeypatch.setenv(migrate.ALEMBIC_DIR_ENV, str(tmp_path))
     assert migrate.alembic_dir() == tmp_path
+
+
+def test_installed_package_finds_migrations_in_the_working_directory(tmp_path: Path) -> None:
+    """Installed from a wheel (no alembic/ beside the package), the CWD's alembic/ is used, as in the image."""
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "bot", site / "bot", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = "import bot; from bot.storage.migrate import alembic_dir; print(bot.__file__); print(alembic_dir())"
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop(migrate.ALEMBIC_DIR_ENV, None)
+    cmd = [sys.executable, "-P", "-c", probe]  # -P: the working directory is not put on sys.path
+    found = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    package_file, directory = found.stdout.split()
+    assert Path(package_file).is_relative_to(site) and Path(directory) == REPO / "alembic"
+    lost = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert lost.returncode != 0 and "Alembic migrations not found" in lost.stderr
 
 
 def test_alembic_command_line_uses_liqmap_settings(tmp_path: Path) -> None:
@@ -95,3 +113,15 @@ def test_alembic_command_line_uses_liqmap_settings(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert migrate.current(url) == migrate.head()
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_migrate_once(empty_pg_url: str) -> None:
+    """Two processes upgrading the same empty PostgreSQL schema at once both succeed (advisory lock)."""
+    code = f"from bot.storage import migrate; migrate.upgrade({empty_pg_url!r})"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    assert migrate.current(empty_pg_url) == migrate.head()
+    migrate.check(empty_pg_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from bot.storage import outbox
 from bot.storage.chats import deactivate_chat
@@ -120,7 +120,9 @@ def test_two_concurrent_workers_never_claim_the_same_row(db_url: str) -> None:
 
 @pytest.mark.postgres
 def test_postgres_claim_skips_rows_locked_by_another_transaction(pg_url: str) -> None:
-    db = Database(pg_url)
+    url = make_url(pg_url)
+    options = f"{url.query['options']} -clock_timeout=5000"  # a blocking claim fails the test instead of hanging
+    db = Database(url.update_query_dict({"options": options}).render_as_string(hide_password=False))
     other = Database(pg_url)
     try:
         chat = make_chat(db)
