@@ -107,3 +107,23 @@ def test_run_once_without_tokens_says_what_to_set(
     text = caplog.text
     assert "LIQMAP_TELEGRAM_TOKEN" in text and "LIQMAP_DISCORD_TOKEN" in text and "LIQMAP_SOURCE" in text
     assert "liquidation map" in text
+
+
+def test_db_subcommands_migrate_a_sqlite_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIQMAP_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    assert run(capsys, "db", "current")[1].startswith("base")
+    assert run(capsys, "db", "upgrade")[0] == 0
+    code, out, _ = run(capsys, "db", "current")
+    assert code == 0 and out.strip() != "" and not out.startswith("base")
+    code, _, err = run(capsys, "db", "check")
+    assert code == 0, err
+    assert run(capsys, "db", "downgrade", "base")[0] == 0
+    assert run(capsys, "db", "current")[1].startswith("base")
+
+
+def test_db_unreachable_is_one_clear_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIQMAP_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    code, _, err = run(capsys, "db", "current")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
