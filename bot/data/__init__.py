@@ -1,0 +1,1 @@
+"""Package data: the documented default maintenance-margin tier table (``binance_btc_tiers.json``)."""
