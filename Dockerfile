@@ -17,7 +17,8 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MPLBACKEND=Agg \
-    LIQMAP_DATA_DIR=/data
+    LIQMAP_DATA_DIR=/data \
+    LIQMAP_ALEMBIC_DIR=/app/alembic
 RUN useradd --create-home --uid 10001 liqmap && mkdir -p /data && chown liqmap /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

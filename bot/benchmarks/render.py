@@ -14,7 +14,9 @@ import time
 
 import numpy as np
 
-from bot.model.types import Cluster, LiqMap
+from bot.model.clusters import find_clusters
+from bot.model.params import DEFAULT_PARAMS
+from bot.model.types import LiqMap
 from bot.render.cache import RenderCache
 from bot.render.png import Kind, render_png
 
@@ -23,33 +25,6 @@ _LEV_WEIGHT = np.array([0.10, 0.25, 0.25, 0.20, 0.12, 0.08])
 _START_MS = 1_795_000_000_000  # 2026-11-18, aligned to 5 min
 _STEP_MS = 300_000
 KINDS: tuple[Kind, Kind] = ("heatmap", "map")
-
-
-def _clusters(price: float, bins: np.ndarray, usd: np.ndarray, side: str, count: int) -> list[Cluster]:
-    """Up to ``count`` zones around the biggest local peaks of ``usd`` (b,) USD on ``side`` of price."""
-    smooth = np.convolve(usd, np.ones(5) / 5, mode="same")
-    total = float(usd.sum()) or 1.0
-    found: list[Cluster] = []
-    taken = np.zeros(usd.size, dtype=bool)
-    for i in np.argsort(smooth)[::-1]:
-        if len(found) >= count or smooth[i] <= 0:
-            break
-        if taken[max(i - 3, 0) : i + 4].any():
-            continue
-        lo = hi = int(i)
-        while lo > 0 and smooth[lo - 1] >= 0.5 * smooth[i] and not taken[lo - 1]:
-            lo -= 1
-        while hi < usd.size - 1 and smooth[hi + 1] >= 0.5 * smooth[i] and not taken[hi + 1]:
-            hi += 1
-        taken[lo : hi + 1] = True
-        zone = float(usd[lo : hi + 1].sum())
-        edge = bins[hi] if side == "long" else bins[lo]
-        found.append(Cluster(
-            id=f"{side}-{int(bins[i])}", side=side,  # type: ignore[arg-type]
-            low=float(bins[lo]), high=float(bins[hi]), peak=float(bins[i]), usd=zone, share=zone / total,
-            distance_pct=float((edge - price) / price * 100),
-        ))
-    return found
 
 
 def sample_liqmap(seed: int = 7, n_times: int = 2016, n_bins: int = 1200, window: str = "7d") -> LiqMap:
@@ -86,7 +61,7 @@ def sample_liqmap(seed: int = 7, n_times: int = 2016, n_bins: int = 1200, window
     times = _START_MS + _STEP_MS * (2016 // n_times) * np.arange(1, n_times + 1, dtype=np.int64)
     price = float(close[-1])
     long_usd, short_usd = long_p.sum(axis=0), short_p.sum(axis=0)
-    clusters = _clusters(price, bins, long_usd, "long", 4) + _clusters(price, bins, short_usd, "short", 4)
+    clusters = find_clusters(bins, long_usd, short_usd, price, DEFAULT_PARAMS)
     return LiqMap(
         symbol="BTC/USDT:USDT", window=window, exchanges=("binanceusdm", "bybit", "okx"), at=int(times[-1]),
         price=price, bin_price=bins, long_usd=long_usd, short_usd=short_usd, leverages=LEVERAGES.copy(),
