@@ -53,6 +53,10 @@ async def log_tracked_maps(engine: MapEngine, settings: Settings) -> None:
         except ValueError as exc:
             log.error("map %s %s failed: %s", symbol, settings.default_window, exc)
             continue
+        if not result.map.exchanges:
+            reasons = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
+            log.warning("no market data for %s yet (%s); retrying next tick", symbol, reasons or "no exchanges")
+            continue
         log.info("%s", format_map_summary(result.map, result.freshness))
 
 
