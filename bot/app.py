@@ -79,13 +79,24 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
     engine = MapEngine(source)
     job = AlertJob(db, engine, settings, holder=make_worker_id("job"))
     service = ChatService(db, engine, settings, render_cache=RenderCache(), job=job)
-    dispatcher = Dispatcher(db, notifiers_for(settings), make_worker_id("dispatch"), image_for=service.alert_png)
+    notifiers = notifiers_for(settings)
+    discord_runner = None
+    if settings.discord_token is not None:
+        from bot.chat.discord import DiscordRunner
+
+        discord_runner = DiscordRunner(settings, service)
+        notifiers["discord"] = discord_runner.notifier
+    dispatcher = Dispatcher(db, notifiers, make_worker_id("dispatch"), image_for=service.alert_png)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        if discord_runner is not None:
+            await discord_runner.start()
+            if once:
+                await discord_runner.wait_logged_in()
         if once:
             await log_tracked_maps(engine, settings)
             await job.tick()
@@ -101,5 +112,7 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         return 0
     finally:
+        if discord_runner is not None:
+            await discord_runner.stop()  # after the job and dispatcher have finished
         await source.close()
         db.dispose()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 
+import aiohttp
 import discord
 
 from bot.chat.discord.bot import LiqmapBot
@@ -37,6 +38,7 @@ class DiscordRunner:
         if settings.discord_token is None:
             raise LiqmapError("Discord needs LIQMAP_DISCORD_TOKEN (Developer Portal → your app → Bot → Reset Token)")
         self._token = settings.discord_token.get_secret_value()
+        discord.VoiceClient.warn_nacl = False  # liqmap never joins voice channels
         self.routes = RouteBook(service.db)
         self.bot = LiqmapBot(service, settings, routes=self.routes)
         self.notifier = DiscordNotifier(self.bot, self.routes)
@@ -56,8 +58,22 @@ class DiscordRunner:
             log.error("Discord refused the gateway intents (Discord stays off)")
         except asyncio.CancelledError:
             raise
+        except (aiohttp.ClientError, OSError) as exc:
+            log.error("Discord is unreachable (%s: %s); Discord stays off until restart", type(exc).__name__, exc)
         except Exception:
+            if self.bot.is_closed():  # stop() while still connecting: discord.py may trip over its own teardown
+                log.debug("Discord bot task ended while closing", exc_info=True)
+                return
             log.exception("Discord bot stopped with an error (Discord stays off; alerts to Discord will retry)")
+
+    async def wait_logged_in(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the bot has logged in (alerts can be sent) or stopped; True when logged in."""
+        if self._task is None:
+            return False
+        waiter = asyncio.ensure_future(self.bot.logged_in.wait())
+        await asyncio.wait({waiter, self._task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        return self.bot.logged_in.is_set()
 
     @property
     def running(self) -> bool:

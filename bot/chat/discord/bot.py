@@ -6,6 +6,7 @@ All business logic lives in ``ChatService``; this module only turns interactions
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -35,12 +36,14 @@ class LiqmapBot(discord.Client):
         self.service = service
         self.settings = settings
         self.routes = routes or RouteBook(service.db)
+        self.logged_in = asyncio.Event()  # set once login succeeded (``setup_hook`` runs right after it)
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error  # type: ignore[method-assign]
         register(self)
 
     async def setup_hook(self) -> None:
         """Persistent map buttons, then command sync: to the dev guild when configured (instant), else global."""
+        self.logged_in.set()
         self.add_dynamic_items(MapButton)
         guild_id = self.settings.discord_dev_guild
         if guild_id is not None:

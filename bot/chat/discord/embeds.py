@@ -70,7 +70,10 @@ def code_block(text: str) -> str:
     return f"```\n{clip(text, CONTENT_LIMIT - 8)}\n```"
 
 
-class MapButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"(?P<action>liqmap\|[^|]+\|[^|]+\|[^|]+)(?:\|\d+)?"):
+BUTTON_TEMPLATE = r"(?P<action>liqmap\|[^|]+\|[^|]+\|[^|]+)(?:\|\d+)?"  # an action, made unique by |n
+
+
+class MapButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE):
     """A persistent window/kind/refresh button; its ``custom_id`` is the ``Reply`` button's action string, plus
     ``|<n>`` when the same action appears twice in one message (Discord wants unique ids: "24h" and "refresh").
 
