@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=255), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('blocked_reason', sa.String(length=255), nullable=True),
+    sa.Column('deliver_to', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chats')),
     sa.UniqueConstraint('platform', 'external_id', name=op.f('uq_chats_platform_external_id'))

@@ -21,6 +21,7 @@ def _rec(c: Chat) -> ChatRec:
         active=c.active,
         blocked_reason=c.blocked_reason,
         created_at=c.created_at,
+        deliver_to=c.deliver_to,
     )
 
 
@@ -91,3 +92,9 @@ def deactivate_chat(s: Session, chat_id: int, reason: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_deliver_to(s: Session, chat_id: int, deliver_to: str | None) -> bool:
+    """Route the chat's messages to ``deliver_to`` (e.g. a Discord channel id), or back to itself with None."""
+    result = s.execute(update(Chat).where(Chat.id == chat_id).values(deliver_to=deliver_to))
+    return bool(getattr(result, "rowcount", 0))

@@ -46,6 +46,8 @@ class Chat(Base):
     title: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Where this chat's messages go when that is not the chat itself (a Discord server's alerts channel id).
+    deliver_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 

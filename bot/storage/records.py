@@ -32,6 +32,7 @@ class ChatRec:
     active: bool
     blocked_reason: str | None
     created_at: int
+    deliver_to: str | None = None
 
 
 @dataclass(frozen=True)

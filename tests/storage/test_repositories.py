@@ -149,3 +149,16 @@ def test_snapshot_save_and_latest(db: Database) -> None:
     assert latest.exchanges == ("binanceusdm", "bybit") and latest.synthetic and latest.oi_usd == 8e9
     assert math.isnan(latest.oi_change_pct) and latest.total_long_usd == 3e6 and latest.total_short_usd == 4e6
     assert before.id == first and before.clusters == (c1,)
+
+
+def test_deliver_to_routes_a_chat_and_survives_upserts(db: Database) -> None:
+    with db.session() as s:
+        rec = chats.upsert_chat(s, "discord", "guild:42", "group", "Traders", at_ms=T0)
+        assert rec.deliver_to is None
+        assert chats.set_deliver_to(s, rec.id, "1234567890")
+    with db.session() as s:
+        again = chats.upsert_chat(s, "discord", "guild:42", "group", at_ms=T0 + 1)  # the server talks again
+        assert again.id == rec.id and again.deliver_to == "1234567890" and again.title == "Traders"
+        assert chats.set_deliver_to(s, rec.id, None)
+        assert chats.find_chat(s, "discord", "guild:42") == chats.get_chat(s, rec.id)
+        assert chats.get_chat(s, rec.id).deliver_to is None  # type: ignore[union-attr]

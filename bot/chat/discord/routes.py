@@ -5,8 +5,8 @@ Chat identities (``chats.external_id`` of platform ``discord``):
 - ``guild:<guild id>`` (kind group): a server's alerts, delivered to its alerts channel.
 - ``<channel id>`` (kind channel): a channel addressed directly.
 
-Until storage has a column for it, a server's alerts channel is kept in a chat row of its own:
-``route:<guild id>`` (kind channel) whose ``title`` is the channel id; clearing deactivates that row.
+A server's alerts channel is the ``deliver_to`` of its ``guild:<guild id>`` chat; clearing it deactivates that
+chat (its subscriptions are kept and resume when the channel is set again).
 """
 
 from __future__ import annotations
@@ -30,10 +30,6 @@ def guild_chat(guild_id: int, name: str = "") -> ChatRef:
     return ChatRef(PLATFORM, f"guild:{guild_id}", "group", name)
 
 
-def route_key(guild_id: int | str) -> str:
-    return f"route:{guild_id}"
-
-
 class RouteBook:
     """Reads and writes servers' alerts channels (blocking DB work runs in a thread)."""
 
@@ -42,10 +38,10 @@ class RouteBook:
 
     def _get(self, guild_id: str) -> int | None:
         with self.db.session() as s:
-            rec = chats.find_chat(s, PLATFORM, route_key(guild_id))
-        if rec is None or not rec.active or not rec.title.isdigit():
+            rec = chats.find_chat(s, PLATFORM, guild_chat(int(guild_id)).external_id)
+        if rec is None or not rec.active or not (rec.deliver_to or "").isdigit():
             return None
-        return int(rec.title)
+        return int(rec.deliver_to or 0)
 
     async def channel_for(self, guild_id: int | str) -> int | None:
         """The alerts channel id of the server, or None when none is set."""
@@ -56,23 +52,23 @@ class RouteBook:
 
         def write() -> None:
             with self.db.session() as s:
-                chats.upsert_chat(s, PLATFORM, route_key(guild_id), "channel", str(channel_id))
+                server = guild_chat(guild_id)
+                rec = chats.upsert_chat(s, PLATFORM, server.external_id, server.kind)
+                chats.set_deliver_to(s, rec.id, str(channel_id))
 
         await asyncio.to_thread(write)
 
     async def clear(self, guild_id: int) -> bool:
-        """Stop the server's alerts: the route and the server's chat are deactivated (its subscriptions are kept and
-        resume when an alert command or ``/alerts-channel set`` is used again); False when no channel was set."""
+        """Stop the server's alerts: the route is removed and the server's chat deactivated (its subscriptions are
+        kept and resume when an alert command or ``/alerts-channel set`` is used again); False when none was set."""
 
         def write() -> bool:
             with self.db.session() as s:
-                rec = chats.find_chat(s, PLATFORM, route_key(guild_id))
-                if rec is None or not rec.active:
-                    return False
-                chats.deactivate_chat(s, rec.id, "alerts channel cleared")
                 server = chats.find_chat(s, PLATFORM, guild_chat(guild_id).external_id)
-                if server is not None:
-                    chats.deactivate_chat(s, server.id, "alerts channel cleared")
+                if server is None or not server.active or not server.deliver_to:
+                    return False
+                chats.set_deliver_to(s, server.id, None)
+                chats.deactivate_chat(s, server.id, "alerts channel cleared")
                 return True
 
         return await asyncio.to_thread(write)
