@@ -92,7 +92,13 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    telegram = None
     try:
+        if settings.telegram_token is not None:
+            from bot.chat.telegram import start_telegram
+
+            telegram = await start_telegram(settings, service, receive_updates=not once)
+            dispatcher.notifiers["telegram"] = telegram.notifier
         if discord_runner is not None:
             await discord_runner.start()
             if once:
@@ -112,6 +118,8 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         return 0
     finally:
+        if telegram is not None:
+            await telegram.stop()  # after the dispatcher has drained: the notifier uses this bot
         if discord_runner is not None:
             await discord_runner.stop()  # after the job and dispatcher have finished
         await source.close()

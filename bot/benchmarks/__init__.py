@@ -13,6 +13,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "model": ("bot.benchmarks.model", "bench_model"),
     "render": ("bot.benchmarks.render", "bench_render"),
     "alerts": ("bot.benchmarks.alerts", "bench_alerts"),
+    "telegram": ("bot.benchmarks.telegram", "bench_telegram"),
 }
 
 
