@@ -17,6 +17,9 @@ from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.engine import MapEngine
 from bot.market.stored_source import StoredSource
+from bot.ops.health import HealthServer, start_health_server
+from bot.ops.logging import protect_settings
+from bot.ops.metrics import Metrics
 from bot.render import RenderCache
 from bot.report import format_map_summary
 from bot.storage import migrate
@@ -70,15 +73,19 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
     """Run until SIGINT/SIGTERM (or one tick with ``once``); returns the exit status."""
     from bot.commands import source_from_settings
 
+    protect_settings(settings)  # tokens, API keys and the DB password never reach a log line
     for line in token_guidance(settings):
         log.warning("%s", line)
     url = settings.resolved_database_url
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
+    metrics = Metrics()
     source = StoredSource(source_from_settings(settings), db)
     engine = MapEngine(source)
-    job = AlertJob(db, engine, settings, holder=make_worker_id("job"))
-    service = ChatService(db, engine, settings, render_cache=RenderCache(), job=job)
+    job = AlertJob(db, engine, settings, holder=make_worker_id("job"), metrics=metrics)
+    service = ChatService(
+        db, engine, settings, render_cache=RenderCache(metrics=metrics), job=job, metrics=metrics
+    )
     notifiers = notifiers_for(settings)
     discord_runner = None
     if settings.discord_token is not None:
@@ -86,14 +93,19 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
 
         discord_runner = DiscordRunner(settings, service)
         notifiers["discord"] = discord_runner.notifier
-    dispatcher = Dispatcher(db, notifiers, make_worker_id("dispatch"), image_for=service.alert_png)
+    dispatcher = Dispatcher(
+        db, notifiers, make_worker_id("dispatch"), image_for=service.alert_png, metrics=metrics
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     telegram = None
+    health: HealthServer | None = None
     try:
+        if not once:  # a one-shot run must not fight a running bot for the port
+            health = await start_health_server(settings, metrics, db)
         if settings.telegram_token is not None:
             from bot.chat.telegram import start_telegram
 
@@ -118,6 +130,8 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         return 0
     finally:
+        if health is not None:
+            await health.stop()
         if telegram is not None:
             await telegram.stop()  # after the dispatcher has drained: the notifier uses this bot
         if discord_runner is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.config import Settings, load_settings
 from bot.errors import LiqmapError
+from bot.ops.logging import setup_logging
 
 log = logging.getLogger("liqmap")
 
@@ -93,12 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``liqmap`` console script; returns the process exit status."""
     args = build_parser().parse_args(argv)
     default_level = "INFO" if args.command == "run" else "WARNING"  # one-shot commands print results, not logs
-    logging.basicConfig(
-        level=os.environ.get("LIQMAP_LOG_LEVEL", default_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `liqmap db`, not INFO noise
     try:
+        # JSON when LIQMAP_LOG_JSON; LIQMAP_LOG_LEVEL else default_level; every configured secret redacted
+        setup_logging(default_level=default_level)
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report through `liqmap db`
         return _dispatch(args)
     except (LiqmapError, ValueError) as exc:
         print(f"liqmap: {exc}", file=sys.stderr)

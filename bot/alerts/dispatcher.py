@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from bot.alerts.job import Clock, make_worker_id
 from bot.alerts.notifier import ChatBlocked, Notifier, SendOutcomeUnknown, TransientSendError
 from bot.engine import now_ms as wall_ms
+from bot.ops.metrics import Metrics
 from bot.storage import chats, outbox
 from bot.storage.db import Database
 from bot.storage.records import AlertRec, ChatRec
@@ -67,6 +68,7 @@ class Dispatcher:
         backoff_cap_ms: int = 300_000,
         max_age_ms: int = 3_600_000,
         image_for: ImageFor | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.notifiers = dict(notifiers)
@@ -79,6 +81,7 @@ class Dispatcher:
         self.backoff_cap_ms = backoff_cap_ms
         self.max_age_ms = max_age_ms
         self.image_for = image_for
+        self.metrics = metrics
         self._blocked_now: set[int] = set()
 
     async def run_once(self) -> DispatchReport:
@@ -97,6 +100,8 @@ class Dispatcher:
             if chat is not None and chat.active and report.blocked and chat.id in self._blocked_now:
                 chat_map[chat.id] = replace(chat, active=False)  # later alerts of this batch fail, not resent
         self._blocked_now.clear()
+        if self.metrics is not None:
+            self.metrics.record_dispatch(report.sent, report.failed, report.retried)
         return report
 
     async def run(self, stop: asyncio.Event, poll_s: float = 2.0) -> None:

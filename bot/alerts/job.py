@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bot.engine import MapEngine, MapResult
 from bot.engine import now_ms as wall_ms
 from bot.market.types import Freshness, timeframe_ms
 from bot.model.types import WINDOWS, LiqMap
+from bot.ops.metrics import Metrics
 from bot.storage import cluster_state, leases, outbox, snapshots, subscriptions
 from bot.storage.db import Database
 
@@ -101,7 +103,14 @@ class AlertJob:
     """The periodic job. ``clock`` gives "now" in UTC ms (tests pass a controllable one)."""
 
     def __init__(
-        self, db: Database, engine: MapEngine, settings: Settings, clock: Clock = wall_ms, *, holder: str = ""
+        self,
+        db: Database,
+        engine: MapEngine,
+        settings: Settings,
+        clock: Clock = wall_ms,
+        *,
+        holder: str = "",
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -113,9 +122,22 @@ class AlertJob:
         self.status: dict[tuple[str, str], KeyStatus] = {}
         self.last_tick_at: int | None = None
         self.next_tick_at: int | None = None
+        self.metrics = metrics
 
     async def tick(self) -> TickReport:
-        """Run one tick (or skip it when another replica holds the lease)."""
+        """Run one tick (or skip it when another replica holds the lease); recorded in ``metrics`` when given."""
+        started = time.perf_counter()
+        try:
+            report = await self._tick()
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.record_tick_failure()
+            raise
+        if self.metrics is not None:
+            self.metrics.record_tick(self.clock(), time.perf_counter() - started, ran=report.ran)
+        return report
+
+    async def _tick(self) -> TickReport:
         now = self.clock()
         if not await asyncio.to_thread(leases.try_acquire, self.db, LEASE_NAME, self.holder, self.lease_ttl_ms, now):
             return TickReport(ran=False, at=now)
@@ -153,6 +175,8 @@ class AlertJob:
             log.warning("alert job: map %s %s failed: %s", symbol, window, exc)
             why = str(exc) or type(exc).__name__
             return KeyStatus(symbol, window, 0, float("nan"), (), (), (), 0, False, error=why)
+        if self.metrics is not None:
+            self.metrics.record_freshness(result.freshness)
         m = result.map
         candle = timeframe_ms(WINDOWS[window][1])
         stale = tuple(e for e in stale_exchanges(result.freshness, now, self.stale_ms, candle) if e in m.exchanges)

@@ -5,6 +5,7 @@ Every invalid input raises ``CommandError``: one friendly line that shows the co
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -51,7 +52,10 @@ def parse_usd(text: str) -> float:
     m = _USD.match(text.strip().replace(",", "").replace("_", ""))
     if not m:
         raise CommandError(f"I can't read {text!r} as an amount: write it like 50M, 2.5B, 750k or 1000000")
-    return float(m.group(1)) * _SCALE[m.group(2).lower()]
+    usd = float(m.group(1)) * _SCALE[m.group(2).lower()]
+    if not math.isfinite(usd):  # hundreds of digits overflow to inf
+        raise CommandError(f"{text!r} is too large an amount: write it like 50M, 2.5B or 750k")
+    return usd
 
 
 def parse_pct(text: str, what: str = "proximity") -> float:
@@ -82,7 +86,7 @@ def parse_chat_symbol(text: str) -> str:
 def parse_id(text: str, usage: str) -> int:
     """A positive alert id as shown by ``alert list``."""
     t = text.strip().lstrip("#")
-    if not t.isdigit() or int(t) <= 0:
+    if not (t.isascii() and t.isdigit()) or len(t) > 18 or int(t) <= 0:  # ASCII only ('²'.isdigit()); fits int64
         raise CommandError(f"{text!r} is not an alert id: use {usage} (ids are shown by alert list)")
     return int(t)
 

@@ -26,6 +26,7 @@ from bot.engine import now_ms as wall_ms
 from bot.errors import LiqmapError
 from bot.format import fmt_time_utc
 from bot.market.symbols import display_symbol
+from bot.ops.metrics import Metrics
 from bot.render import KINDS, Kind, RenderCache, data_version
 from bot.storage import chats, subscriptions
 from bot.storage.db import Database
@@ -60,14 +61,16 @@ class ChatService:
         clock: Clock = wall_ms,
         limit_per_chat: int = 20,
         map_ttl_s: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
         self.config = settings
-        self.renders = render_cache or RenderCache()
+        self.renders = render_cache if render_cache is not None else RenderCache()  # an empty cache is falsy
         self.job = job
         self.clock = clock
         self.limit_per_chat = limit_per_chat
+        self.metrics = metrics
         self.map_ttl_ms = int(1000 * (map_ttl_s if map_ttl_s is not None else min(settings.tick_seconds, 60.0)))
         self._maps: dict[tuple[str, str], tuple[int, MapResult, str]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -75,16 +78,21 @@ class ChatService:
     # ---- plumbing -------------------------------------------------------------------------------------------
     async def _guard(self, what: str, chat: ChatRef, action: Callable[[], Awaitable[Reply]]) -> Reply:
         try:
-            return await action()
+            reply = await action()
         except LiqmapError as exc:
-            return Reply(str(exc), error=True)
+            reply = Reply(str(exc), error=True)
         except Exception:
             log.exception("%s failed for %s chat %s", what, chat.platform, chat.external_id)
+            if self.metrics is not None:
+                self.metrics.record_command(what, chat.platform, error=True)
             return Reply(SORRY, error=True)
+        if self.metrics is not None:
+            self.metrics.record_command(what, chat.platform)
+        return reply
 
-    async def _db(self, fn: Callable[..., object], *args: object) -> object:
+    async def _db(self, fn: Callable[..., object], *args: object, immediate: bool = False) -> object:
         def run() -> object:
-            with self.db.session() as s:
+            with self.db.session(immediate=immediate) as s:
                 return fn(s, *args)
 
         return await asyncio.to_thread(run)
@@ -163,7 +171,8 @@ class ChatService:
                         sides=spec.sides,
                         cooldown_s=spec.cooldown_s,
                         limit_per_chat=self.limit_per_chat,
-                    )
+                    ),
+                    immediate=True,  # count-then-insert: concurrent adds must not pass the limit together
                 ),
             )
             return Reply(f"Alert #{sub.id} added: {sub_line(sub)}")

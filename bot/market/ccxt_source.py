@@ -120,6 +120,11 @@ class CcxtSource:
                      fetched_at: int) -> tuple[MarketSeries, list[str]]:
         """Fetch [since, until) from the exchange; returns the series and notes on missing parts."""
         c = await fetch_candles(ex, market, timeframe, since, until, self._retry)
+        prices = np.vstack([c.open, c.high, c.low, c.close])
+        bad = int(np.count_nonzero(~np.all(np.isfinite(prices) & (prices > 0), axis=0)))
+        if bad:  # a malformed answer (fields missing or null): fail this exchange rather than map garbage
+            raise ccxt.BadResponse(f"{ex.id} sent {bad} of {c.timestamp.shape[0]} {timeframe} candles without valid "
+                                   "prices")
         notes: list[str] = []
 
         def price_at(ts: int) -> float:

@@ -53,7 +53,7 @@ def read_meta(directory: Path) -> DatasetMeta:
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise DatasetError(f"meta.json in {directory}: {key!r} must be a non-empty string")
     timeframe = raw.get("timeframe")
-    if timeframe is not None and timeframe not in TIMEFRAME_MS:
+    if timeframe is not None and (not isinstance(timeframe, str) or timeframe not in TIMEFRAME_MS):
         raise DatasetError(
             f"meta.json in {directory}: timeframe {timeframe!r} is not one of {', '.join(TIMEFRAME_MS)}"
         )

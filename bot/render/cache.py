@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from bot.model.types import LiqMap
 from bot.render.checks import check_kind
 from bot.render.palette import check_palette
 from bot.render.png import Kind, render_png_async
+
+if TYPE_CHECKING:
+    from bot.ops.metrics import Metrics
 
 CacheKey = tuple[str, str, str, str, str]
 Renderer = Callable[[LiqMap, Kind, str], Awaitable[bytes]]
@@ -46,11 +51,14 @@ class RenderCache:
     render had to start) and ``renders`` (renders that finished successfully). Use from one event loop.
     """
 
-    def __init__(self, max_entries: int = 32, renderer: Renderer = _default_render) -> None:
+    def __init__(
+        self, max_entries: int = 32, renderer: Renderer = _default_render, *, metrics: Metrics | None = None
+    ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self._renderer = renderer
+        self.metrics = metrics
         self._done: OrderedDict[CacheKey, bytes] = OrderedDict()
         self._inflight: dict[CacheKey, asyncio.Task[bytes]] = {}
         self.hits = 0
@@ -98,10 +106,13 @@ class RenderCache:
         return await asyncio.shield(task)
 
     async def _render(self, key: CacheKey, m: LiqMap, kind: Kind, palette: str) -> bytes:
+        started = time.perf_counter()
         try:
             png = await self._renderer(m, kind, palette)
         finally:
             self._inflight.pop(key, None)
+        if self.metrics is not None:
+            self.metrics.observe_render(kind, time.perf_counter() - started)
         self.renders += 1
         self._done[key] = png
         self._done.move_to_end(key)

@@ -1,45 +1,16 @@
-"""Keeps bot tokens out of every log record (httpx logs request URLs, which contain the token)."""
+"""Keeps the bot token out of every log record (httpx logs request URLs, which contain the token).
+
+The masking itself is the process-wide redaction of ``bot.ops.logging`` (one implementation for every secret).
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from bot.ops.logging import protect_secret, redact
 
-_TOKENS: set[str] = set()
-_installed = False
 MASK = "<telegram-token>"
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered token masked."""
-    for token in _TOKENS:
-        text = text.replace(token, MASK)
-    return text
-
-
-def _install() -> None:
-    global _installed
-    if _installed:
-        return
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if _TOKENS:
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken format string: leave it to the handler to report
-                return record
-            if any(token in message for token in _TOKENS):
-                record.msg, record.args = redact(message), None
-        return record
-
-    logging.setLogRecordFactory(factory)
-    _installed = True
+__all__ = ["MASK", "protect_token", "redact"]
 
 
 def protect_token(token: str) -> None:
-    """Mask ``token`` in all log records for the rest of the process."""
-    _install()
-    _TOKENS.add(token)
-
+    """Mask ``token`` as ``<telegram-token>`` in all log records for the rest of the process."""
+    protect_secret(token, "telegram-token")

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, the /healthz + /metrics HTTP server, structured and redacted logging."""
