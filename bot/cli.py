@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--json", action="store_true")
     p_bench.add_argument("--quick", action="store_true", help="fewer repeats")
     p_bench.add_argument("--only", help="comma-separated groups to run")
+    p_bench.add_argument(
+        "--soak", action="store_true", help="soak run: many ticks x 10,000 subscriptions + a /liqmap load"
+    )
 
     p_db = sub.add_parser("db", help="database migrations (Alembic): upgrade, downgrade, current, check")
     p_db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])

@@ -96,8 +96,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """``liqmap bench``: run the benchmark groups and print their figures."""
     from bot.benchmarks import run_benchmarks
 
-    only = [part.strip() for part in args.only.split(",")] if args.only else None
-    figures = run_benchmarks(only=only, quick=args.quick)
+    if args.soak:
+        from bot.benchmarks.soak import bench_soak
+
+        figures = bench_soak(ticks=5 if args.quick else 30)
+    else:
+        only = [part.strip() for part in args.only.split(",")] if args.only else None
+        figures = run_benchmarks(only=only, quick=args.quick)
     if args.json:
         print_json(figures)
     else:

@@ -60,9 +60,10 @@ def add_subscription(
     at_ms: int | None = None,
 ) -> SubscriptionRec:
     """Store a new enabled subscription. ``LiqmapError`` when the chat is unknown, a value is out of range,
-    or the chat already has ``limit_per_chat`` subscriptions (paused ones count)."""
+    or the chat already has ``limit_per_chat`` subscriptions (paused ones count). The chat row is locked
+    (``FOR UPDATE``) so concurrent adds cannot pass the limit; on SQLite call it in ``session(immediate=True)``."""
     _validate(proximity_pct, min_usd, min_share, sides, cooldown_s)
-    if s.get(Chat, chat_id) is None:
+    if s.get(Chat, chat_id, with_for_update=True) is None:  # PostgreSQL: concurrent adds of a chat queue here
         raise LiqmapError(f"unknown chat {chat_id}")
     n = s.scalar(select(func.count()).select_from(Subscription).where(Subscription.chat_id == chat_id)) or 0
     if n >= limit_per_chat:

@@ -96,16 +96,22 @@ async def test_levels_is_a_text_table(simcord_env: simcord.Env) -> None:
 async def test_alert_add_invalid_is_ephemeral_and_friendly(
     simcord_env: simcord.Env, db: Database, options: dict[str, str], hint: str
 ) -> None:
-    guild, channel, alice = server(simcord_env)
+    guild, channel, _ = server(simcord_env)
+    mod = moderator(simcord_env, guild)
     slash_options = {("min" if k == "minimum" else k): v for k, v in options.items()}
-    result = await alice.slash(channel, "alert add", symbol="BTC", **slash_options)
+    result = await mod.slash(channel, "alert add", symbol="BTC", **slash_options)
     assert result.ephemeral and result.response is not None
     assert hint in result.response.content and "Example: /alert add symbol:BTC" in result.response.content
     assert subs_of(db, f"guild:{guild.id}") == []
 
 
 async def test_alert_commands_in_a_server(simcord_env: simcord.Env, db: Database) -> None:
-    guild, channel, alice = server(simcord_env)
+    guild, channel, member = server(simcord_env)
+    denied = await member.slash(channel, "alert add", symbol="BTC")  # a server's alerts belong to its moderators
+    assert denied.ephemeral and denied.response is not None and "Manage Channels" in denied.response.content
+    assert any(isinstance(e, app_commands.MissingPermissions) for e in simcord_env.errors)
+    assert subs_of(db, f"guild:{guild.id}") == []
+    alice = moderator(simcord_env, guild)
     added = await alice.slash(channel, "alert add", symbol="BTC", proximity="1.5%", side="long", **{"min": "50M"})
     assert added.response is not None and not added.ephemeral
     assert "BTCUSDT 24h within 1.50% · min $50M · long" in added.response.content
@@ -162,10 +168,11 @@ async def test_alerts_channel_is_server_only(simcord_env: simcord.Env) -> None:
 
 
 async def test_scheduler_tick_alert_reaches_the_alerts_channel(simcord_env: simcord.Env, db: Database) -> None:
-    guild, channel, alice = server(simcord_env)
+    guild, channel, _ = server(simcord_env)
     alerts = guild.create_text_channel("alerts")
-    await moderator(simcord_env, guild).slash(channel, "alerts-channel set", channel=alerts)
-    await alice.slash(channel, "alert add", symbol="BTC", proximity="1%", side="long", cooldown="1m")
+    mod = moderator(simcord_env, guild)
+    await mod.slash(channel, "alerts-channel set", channel=alerts)
+    await mod.slash(channel, "alert add", symbol="BTC", proximity="1%", side="long", cooldown="1m")
     bot = simcord_env.bot
     assert isinstance(bot, LiqmapBot)
     clock = Clock()

@@ -23,8 +23,8 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 MAX_RATELIMIT_WAIT_S = 60.0  # longer waits raise RateLimited (the dispatcher reschedules) instead of blocking
 PERMISSION_TEXT = {
-    "manage_channels": "You need the Manage Channels permission to choose where liqmap posts this server's alerts. "
-    "Ask a moderator to run it.",
+    "manage_channels": "You need the Manage Channels permission to change this server's liqmap alerts or where they "
+    "are posted. Ask a moderator to run it (your own alerts work in a DM with the bot).",
 }
 
 

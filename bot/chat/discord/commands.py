@@ -34,6 +34,14 @@ def _value(choice: Choice[str] | None) -> str:
     return choice.value if choice is not None else ""
 
 
+def _require_moderator(interaction: discord.Interaction) -> None:
+    """A server's alerts belong to the server: changing them needs Manage Channels (DMs manage personal alerts).
+
+    Raises ``MissingPermissions``, which the bot answers with an ephemeral explanation."""
+    if interaction.guild_id is not None and not interaction.permissions.manage_channels:
+        raise app_commands.MissingPermissions(["manage_channels"])
+
+
 async def _bad_symbol(interaction: discord.Interaction, symbol: str) -> bool:
     """Answer ephemerally (before any defer, so it stays private) when ``symbol`` is not a symbol we know."""
     if not symbol.strip():
@@ -93,7 +101,9 @@ def register(bot: LiqmapBot) -> None:
 
     alert = app_commands.Group(name="alert", description="Liquidation-cluster alerts (DM: yours; server: the server's)")
 
-    @alert.command(name="add", description="Alert when price nears a liquidation cluster")
+    @alert.command(
+        name="add", description="Alert when price nears a liquidation cluster (in a server: needs Manage Channels)"
+    )
     @app_commands.describe(
         symbol="e.g. BTC",
         proximity="distance from price, e.g. 1.5% (default 1%)",
@@ -114,6 +124,7 @@ def register(bot: LiqmapBot) -> None:
         window: Choice[str] | None = None,
         cooldown: str = "",
     ) -> None:
+        _require_moderator(interaction)
         words = [symbol, proximity]
         named = (("min", minimum), ("side", _value(side)), ("window", _value(window)), ("cooldown", cooldown))
         for key, value in named:
@@ -143,11 +154,13 @@ def register(bot: LiqmapBot) -> None:
     @alert.command(name="remove", description="Remove an alert (ids are shown by /alert list)")
     @app_commands.rename(alert_id="id")
     async def alert_remove(interaction: discord.Interaction, alert_id: app_commands.Range[int, 1]) -> None:
+        _require_moderator(interaction)
         await send_reply(interaction, await service.alert_remove(chat_of(interaction), str(alert_id)))
 
     @alert.command(name="pause", description="Pause one alert, or all without an id")
     @app_commands.rename(alert_id="id")
     async def alert_pause(interaction: discord.Interaction, alert_id: app_commands.Range[int, 1] | None = None) -> None:
+        _require_moderator(interaction)
         await send_reply(interaction, await service.alert_pause(chat_of(interaction), str(alert_id or "")))
 
     @alert.command(name="resume", description="Resume one alert, or all without an id")
@@ -155,6 +168,7 @@ def register(bot: LiqmapBot) -> None:
     async def alert_resume(
         interaction: discord.Interaction, alert_id: app_commands.Range[int, 1] | None = None
     ) -> None:
+        _require_moderator(interaction)
         await send_reply(interaction, await service.alert_resume(chat_of(interaction), str(alert_id or "")))
 
     tree.add_command(alert)
