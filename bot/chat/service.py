@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from bot.alerts.job import AlertJob, Clock
+from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     CommandError,
     parse_alert_add,
@@ -62,6 +63,7 @@ class ChatService:
         limit_per_chat: int = 20,
         map_ttl_s: float | None = None,
         metrics: Metrics | None = None,
+        chat_image_limit: SlidingWindowLimit | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -71,6 +73,8 @@ class ChatService:
         self.clock = clock
         self.limit_per_chat = limit_per_chat
         self.metrics = metrics
+        # Images per chat (a busy group shares one budget; each platform adapter also limits per user).
+        self.chat_images = chat_image_limit if chat_image_limit is not None else SlidingWindowLimit(20, 60.0)
         self.map_ttl_ms = int(1000 * (map_ttl_s if map_ttl_s is not None else min(settings.tick_seconds, 60.0)))
         self._maps: dict[tuple[str, str], tuple[int, MapResult, str]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -129,6 +133,9 @@ class ChatService:
         """The heatmap (or map) image with a caption of the top clusters, plus window/kind/refresh buttons."""
 
         async def run() -> Reply:
+            wait = self.chat_images.wait_s((chat.platform, chat.external_id))
+            if wait:
+                return Reply(try_again_text(wait, "This chat"), error=True)
             await self.register(chat)
             sym, win = self._symbol_window(symbol, window)
             if kind not in KINDS:

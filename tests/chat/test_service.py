@@ -133,3 +133,14 @@ async def test_alert_image_for_the_dispatcher(db: Database) -> None:
     tg = PhotoNotifier()
     report = await Dispatcher(db, {"telegram": tg}, "w1", clock=Clock(), image_for=svc.alert_png).run_once()
     assert report.sent == 1 and tg.pngs[0] is not None and tg.pngs[0].startswith(b"\x89PNG")
+
+
+async def test_a_chat_has_an_image_budget_of_its_own(db: Database) -> None:
+    from bot.chat.limits import SlidingWindowLimit
+
+    svc = service(db, chat_image_limit=SlidingWindowLimit(2, 60.0))
+    group = ChatRef("telegram", "-100", "group", "traders")
+    first, second, third = [await svc.liqmap(group) for _ in range(3)]
+    assert first.png is not None and second.png is not None  # the second is a cache hit, still counted
+    assert third.error and third.png is None and "This chat asked for a lot of maps" in third.text
+    assert (await svc.liqmap(ME)).png is not None  # another chat is not affected

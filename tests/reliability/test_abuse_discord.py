@@ -66,3 +66,12 @@ async def test_a_member_without_manage_channels_cannot_pause_server_alerts(
         assert denied.ephemeral and denied.response is not None and "Manage Channels" in denied.response.content
     assert sum(isinstance(e, app_commands.MissingPermissions) for e in simcord_env.errors) == 3
     assert subs_of(db, f"guild:{guild.id}") == [sub]
+
+
+async def test_image_requests_are_limited_per_user(simcord_env: simcord.Env) -> None:
+    _guild, channel, _mod, eve = guild_with_mod(simcord_env)
+    results = [await eve.slash(channel, "liqmap", symbol="BTC") for _ in range(7)]
+    assert all(r.response is not None for r in results)
+    limited = results[-1]
+    assert limited.ephemeral and "try again in" in (limited.response.content if limited.response else "")
+    assert not any(r.ephemeral for r in results[:6])

@@ -16,6 +16,7 @@ from bot.chat.discord.commands import register
 from bot.chat.discord.embeds import MapButton, map_embed, map_view, png_file
 from bot.chat.discord.replies import answer, chat_of
 from bot.chat.discord.routes import RouteBook
+from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.reply import parse_action
 from bot.chat.service import SORRY, ChatService
 from bot.config import Settings
@@ -37,6 +38,7 @@ class LiqmapBot(discord.Client):
         self.settings = settings
         self.routes = routes or RouteBook(service.db)
         self.logged_in = asyncio.Event()  # set once login succeeded (``setup_hook`` runs right after it)
+        self.user_images = SlidingWindowLimit(6, 60.0)  # image requests per user (commands and buttons)
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error  # type: ignore[method-assign]
         register(self)
@@ -64,6 +66,10 @@ class LiqmapBot(discord.Client):
         if parsed is None:
             return
         symbol, window, kind = parsed
+        wait = self.user_images.wait_s(interaction.user.id)
+        if wait:
+            await interaction.response.send_message(try_again_text(wait), ephemeral=True)
+            return
         await interaction.response.defer()
         reply = await self.service.liqmap(chat_of(interaction), symbol, window, kind)
         if reply.error or reply.png is None:

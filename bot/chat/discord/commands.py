@@ -14,6 +14,7 @@ from discord.app_commands import Choice
 
 from bot.chat.discord.embeds import code_block
 from bot.chat.discord.replies import answer, chat_of, send_reply
+from bot.chat.limits import try_again_text
 from bot.chat.parse import CommandError, parse_chat_symbol
 from bot.chat.reply import Reply
 from bot.market.symbols import display_symbol
@@ -75,6 +76,10 @@ def register(bot: LiqmapBot) -> None:
         kind: Choice[str] | None = None,
     ) -> None:
         if await _bad_symbol(interaction, symbol):
+            return
+        wait = bot.user_images.wait_s(interaction.user.id)
+        if wait:
+            await answer(interaction, try_again_text(wait), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         reply = await service.liqmap(chat_of(interaction), symbol, _value(window), _value(kind) or "heatmap")

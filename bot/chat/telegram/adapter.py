@@ -13,6 +13,7 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.chat.limits import try_again_text
 from bot.chat.parse import ADD_EXAMPLE, ADD_USAGE
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, parse_action
 from bot.chat.service import SORRY, ChatService
@@ -55,7 +56,7 @@ ADMIN_ONLY = "Only this group's admins can change its alerts."
 
 def rate_limited_text(wait_s: int) -> str:
     """The friendly answer to a user over their image limit."""
-    return f"Easy there: charts are limited per user. Please try again in {wait_s} s."
+    return try_again_text(wait_s)
 
 
 def split_map_args(args: list[str]) -> tuple[str, str, str]:

@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,8 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
+
+from bot.chat.limits import SlidingWindowLimit
 
 log = logging.getLogger(__name__)
 JSONish = bool | dict[str, Any] | list[dict[str, Any]]
@@ -114,29 +115,11 @@ class FloodLimiter(BaseRateLimiter[int]):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-class UserRateLimit:
+class UserRateLimit(SlidingWindowLimit):
     """At most ``max_requests`` image requests per user in any ``per_s`` seconds (a sliding window)."""
 
     def __init__(self, max_requests: int = 6, per_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        if max_requests < 1 or per_s <= 0:
-            raise ValueError("a user rate limit needs max_requests >= 1 and per_s > 0")
-        self.max_requests = max_requests
-        self.per_s = per_s
-        self.clock = clock
-        self._seen: dict[int, deque[float]] = {}
-
-    def wait_s(self, user_id: int) -> int:
-        """0 and counts the request when the user may go ahead, else the whole seconds until they may (≥ 1)."""
-        now = self.clock()
-        seen = self._seen.setdefault(user_id, deque())
-        while seen and now - seen[0] >= self.per_s:
-            seen.popleft()
-        if len(seen) >= self.max_requests:
-            return max(1, int(seen[0] + self.per_s - now + 0.999))
-        seen.append(now)
-        if len(self._seen) > 10_000:
-            self._seen = {u: q for u, q in self._seen.items() if q and now - q[-1] < self.per_s}
-        return 0
+        super().__init__(max_requests, per_s, clock)
 
 
 class AdminCheck:
