@@ -124,10 +124,13 @@ class Database:
     def session(self, *, immediate: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on error.
 
-        ``immediate=True`` takes SQLite's write lock at BEGIN (no effect on PostgreSQL), so a read-then-write
-        block cannot interleave with another writer.
+        On SQLite every transaction takes the write lock at BEGIN (``BEGIN IMMEDIATE``): a deferred transaction that
+        read first and then writes fails at once with "database is locked" when another connection committed in
+        between (WAL snapshot conflict, the busy timeout does not apply), while IMMEDIATE simply waits its turn.
+        WAL readers outside liqmap are not blocked. ``immediate`` is kept for callers that want to say so; it has no
+        effect on PostgreSQL, where row locks do this job.
         """
-        factory = self._immediate if immediate and self.dialect == "sqlite" else self.sessions
+        factory = self._immediate if self.dialect == "sqlite" else self.sessions
         with factory.begin() as s:
             yield s
 
