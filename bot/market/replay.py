@@ -112,6 +112,8 @@ def aggregate_trades(
 def _candles_from_trades(path: Path) -> dict[str, Any]:
     t = read_table(path, ["timestamp"], ["price", "amount"], ["side"])
     ts, price, amount, side = t["timestamp"], t["price"], t["amount"], t["side"]
+    if ts.size == 0:
+        raise DatasetError("trades.csv has no rows: nothing to build candles from")
     check_times("trades.csv", ts, strict=False)
     sides = np.char.lower(side.astype(np.str_))
     bad = np.flatnonzero(~np.isin(sides, ["buy", "sell"]))
