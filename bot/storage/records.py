@@ -75,8 +75,8 @@ class ClusterStateRec:
 
 
 @dataclass(frozen=True)
-class NewAlert:
-    """An alert to put into the outbox. ``dedupe_key`` is unique: enqueueing it twice keeps one row."""
+class AlertContent:
+    """What an alert says and about which cluster: shared by a new alert and a stored outbox row."""
 
     chat_id: int
     subscription_id: int | None
@@ -93,28 +93,20 @@ class NewAlert:
     text: str
     dedupe_key: str
     created_at: int
+
+
+@dataclass(frozen=True)
+class NewAlert(AlertContent):
+    """An alert to put into the outbox. ``dedupe_key`` is unique: enqueueing it twice keeps one row."""
+
     next_attempt_at: int | None = None  # None = created_at (send as soon as possible)
 
 
 @dataclass(frozen=True)
-class AlertRec:
+class AlertRec(AlertContent):
     """One outbox row as stored, with its delivery state."""
 
     id: int
-    subscription_id: int | None
-    chat_id: int
-    kind: str
-    cluster_id: str
-    side: str
-    low: float
-    high: float
-    usd: float
-    price: float
-    distance_pct: float
-    score: int
-    reasons: str
-    text: str
-    dedupe_key: str
     state: str
     attempts: int
     next_attempt_at: int
@@ -122,7 +114,6 @@ class AlertRec:
     message_id: str | None
     claimed_by: str | None
     claimed_until: int | None
-    created_at: int
     sent_at: int | None
 
 
