@@ -135,7 +135,7 @@ class Dispatcher:
             return
         try:
             png = await self.image_for(alert) if self.image_for is not None else None
-            message_id = await notifier.send(chat.external_id, alert.text, png)
+            message_id = await notifier.send(chat.external_id, alert.text, png, side=alert.side)
         except ChatBlocked as exc:
             log.warning("chat %s/%s blocked the bot: %s; deactivating it", chat.platform, chat.external_id, exc)
             await asyncio.to_thread(self._blocked, alert, chat, str(exc) or "blocked")

@@ -24,8 +24,12 @@ class SendOutcomeUnknown(Exception):
 class Notifier(Protocol):
     """Delivers one message to one chat of its platform."""
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         """Send ``text`` (with the PNG as a photo/attachment when given); return the platform message id.
+
+        ``side`` is the alerted cluster's side ('long' | 'short'), for platforms that colour alerts by side.
 
         Raises ``ChatBlocked``, ``TransientSendError`` or ``SendOutcomeUnknown``; anything else is treated as
         transient (logged, retried with backoff up to the attempt cap).

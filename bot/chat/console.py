@@ -17,7 +17,9 @@ class ConsoleNotifier:
         self.sent: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         """Log ``text`` for the chat; returns a local message id like ``console-3``."""
         message_id = f"{self.platform}-{next(self._ids)}"
         image = f" [+ {len(png)} byte image]" if png else ""

@@ -57,7 +57,9 @@ class RecordingNotifier:
     received: list[tuple[str, str]] = field(default_factory=list)
     fail: list[str] = field(default_factory=list)  # 'blocked' | 'transient' | 'boom'
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         if self.fail:
             what = self.fail.pop(0)
             if what == "blocked":

@@ -99,7 +99,9 @@ async def test_unknown_outcome_and_expired_and_missing_notifier_fail_without_sen
     a = await queued_alert(db, clock)
 
     class Unknown:
-        async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+        async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
             raise SendOutcomeUnknown("timed out after upload")
 
     await Dispatcher(db, {"telegram": Unknown()}, "w1", clock=clock).run_once()

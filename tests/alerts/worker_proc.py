@@ -34,7 +34,9 @@ class FileNotifier:
         self.block = block
         self.n = 0
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         if self.block is not None:
             (self.block / "entered").write_text(str(os.getpid()))
             await asyncio.Event().wait()  # never set: blocks until the test kills the process

@@ -126,7 +126,9 @@ async def test_alert_image_for_the_dispatcher(db: Database) -> None:
     class PhotoNotifier(RecordingNotifier):
         pngs: list[bytes | None]
 
-        async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+        async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
             self.pngs = [*getattr(self, "pngs", []), png]
             return await super().send(chat_external_id, text, png)
 

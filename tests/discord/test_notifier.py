@@ -10,10 +10,10 @@ import pytest
 from discord.gateway import DiscordWebSocket
 
 from bot.alerts.dispatcher import Dispatcher
-from bot.alerts.messages import approach_text, sweep_text
+from bot.alerts.messages import approach_text
 from bot.alerts.notifier import ChatBlocked, TransientSendError
 from bot.chat.discord import DiscordRunner
-from bot.chat.discord.embeds import LONG_COLOUR, SHORT_COLOUR, side_of
+from bot.chat.discord.embeds import LONG_COLOUR, SHORT_COLOUR
 from bot.chat.discord.notifier import DiscordNotifier
 from bot.chat.discord.routes import RouteBook
 from bot.chat.service import ChatService
@@ -74,18 +74,10 @@ def notifier(client: discord.Client, db: Database) -> DiscordNotifier:
     return DiscordNotifier(client, RouteBook(db))
 
 
-def test_side_is_read_from_the_alert_texts() -> None:
-    assert side_of(alert("long")) == "long" and side_of(alert("short")) == "short"
-    sweep = sweep_text(
-        symbol="BTC/USDT:USDT", window="24h", side="short", low=1, high=2, usd=3, price=4, synthetic=False
-    )
-    assert side_of(sweep) == "short"
-
-
 async def test_multipart_upload_with_embed_coloured_by_side(
     rest: DiscordRest, client: discord.Client, db: Database
 ) -> None:
-    message_id = await notifier(client, db).send(str(CHANNEL), alert("long"), PNG)
+    message_id = await notifier(client, db).send(str(CHANNEL), alert("long"), PNG, side="long")
     [call] = rest.sent(CHANNEL)
     assert call.headers["Authorization"] == "Bot test-token"
     [upload] = call.files
@@ -100,7 +92,7 @@ async def test_multipart_upload_with_embed_coloured_by_side(
 async def test_text_only_alert_is_json_and_green_for_shorts(
     rest: DiscordRest, client: discord.Client, db: Database
 ) -> None:
-    await notifier(client, db).send(str(CHANNEL), alert("short"), None)
+    await notifier(client, db).send(str(CHANNEL), alert("short"), None, side="short")
     [call] = rest.sent(CHANNEL)
     assert call.files == [] and call.headers["Content-Type"].startswith("application/json")
     assert call.json["embeds"][0]["color"] == SHORT_COLOUR.value and "image" not in call.json["embeds"][0]
@@ -110,7 +102,7 @@ async def test_429_with_via_is_waited_and_retried_by_discord_py(
     rest: DiscordRest, client: discord.Client, db: Database
 ) -> None:
     rest.fail("POST", r"/channels/\d+/messages", 429, retry_after=0.05)
-    message_id = await notifier(client, db).send(str(CHANNEL), alert("long"), PNG)
+    message_id = await notifier(client, db).send(str(CHANNEL), alert("long"), PNG, side="long")
     posts = [c for c in rest.calls if c.path == f"/channels/{CHANNEL}/messages"]
     assert [c.status for c in posts] == [429, 200] and message_id
     assert posts[1].files[0].data == PNG  # the file was re-sent in full on the retry
@@ -119,7 +111,7 @@ async def test_429_with_via_is_waited_and_retried_by_discord_py(
 async def test_429_without_via_is_not_retried_blindly(rest: DiscordRest, client: discord.Client, db: Database) -> None:
     rest.fail("POST", r"/channels/\d+/messages", 429, via=False)
     with pytest.raises(TransientSendError):
-        await notifier(client, db).send(str(CHANNEL), alert("long"), PNG)
+        await notifier(client, db).send(str(CHANNEL), alert("long"), PNG, side="long")
     assert [c.status for c in rest.calls if c.method == "POST"] == [429]
 
 
@@ -128,20 +120,20 @@ async def test_long_rate_limit_is_handed_back_to_the_dispatcher(
 ) -> None:
     rest.fail("POST", r"/channels/\d+/messages", 429, retry_after=600.0)
     with pytest.raises(TransientSendError) as err:
-        await notifier(client, db).send(str(CHANNEL), alert("long"), None)
+        await notifier(client, db).send(str(CHANNEL), alert("long"), None, side="long")
     assert err.value.retry_after_s == 600.0
 
 
 async def test_server_error_is_transient(rest: DiscordRest, client: discord.Client, db: Database) -> None:
     rest.fail("POST", r"/channels/\d+/messages", 503)
     with pytest.raises(TransientSendError, match="503"):
-        await notifier(client, db).send(str(CHANNEL), alert("long"), None)
+        await notifier(client, db).send(str(CHANNEL), alert("long"), None, side="long")
 
 
 async def test_dm_opens_the_channel_once(rest: DiscordRest, client: discord.Client, db: Database) -> None:
     n = notifier(client, db)
-    await n.send("user:42", alert("long"), PNG)
-    await n.send("user:42", alert("short"), None)
+    await n.send("user:42", alert("long"), PNG, side="long")
+    await n.send("user:42", alert("short"), None, side="short")
     opened = [c for c in rest.calls if c.path == "/users/@me/channels"]
     assert len(opened) == 1 and opened[0].json == {"recipient_id": 42}
     assert len(rest.sent(43)) == 2
@@ -177,7 +169,7 @@ async def test_forbidden_or_missing_channel_disables_the_route(
     chat_id = await route_guild_alert(db, clock)
     rest.fail("POST", rf"/channels/{CHANNEL}/messages", status)
     with pytest.raises(ChatBlocked, match=str(status)):
-        await notifier(client, db).send(f"guild:{GUILD}", alert("long"), None)
+        await notifier(client, db).send(f"guild:{GUILD}", alert("long"), None, side="long")
     rest.fail("POST", rf"/channels/{CHANNEL}/messages", status)
     report = await Dispatcher(db, {"discord": notifier(client, db)}, "w", clock=clock).run_once()
     assert report.blocked == 1 and report.sent == 0
@@ -189,13 +181,13 @@ async def test_forbidden_or_missing_channel_disables_the_route(
 
 async def test_server_without_alerts_channel_is_blocked(client: discord.Client, db: Database) -> None:
     with pytest.raises(ChatBlocked, match="alerts-channel set"):
-        await notifier(client, db).send(f"guild:{GUILD}", alert("long"), None)
+        await notifier(client, db).send(f"guild:{GUILD}", alert("long"), None, side="long")
 
 
 async def test_not_logged_in_is_transient(db: Database) -> None:
     idle = discord.Client(intents=discord.Intents.none())
     with pytest.raises(TransientSendError, match="not logged in"):
-        await DiscordNotifier(idle, RouteBook(db)).send(str(CHANNEL), alert("long"), None)
+        await DiscordNotifier(idle, RouteBook(db)).send(str(CHANNEL), alert("long"), None, side="long")
 
 
 @pytest.mark.parametrize("dev_guild", [None, 777])

@@ -33,7 +33,9 @@ class LineNotifier:
         self.path = path
         self.n = 0
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         self.n += 1
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

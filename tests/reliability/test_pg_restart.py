@@ -38,7 +38,9 @@ def restartable() -> Iterator[None]:
 class SlowNotifier(RecordingNotifier):
     """Records like ``RecordingNotifier`` but takes a little time per send, so the restart lands mid-batch."""
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         await asyncio.sleep(0.01)
         return await super().send(chat_external_id, text, png)
 

@@ -20,18 +20,11 @@ DESCRIPTION_LIMIT = 4096
 LONG_COLOUR = discord.Colour.red()  # long clusters sit below price: a sweep liquidates longs
 SHORT_COLOUR = discord.Colour.green()
 NEUTRAL_COLOUR = discord.Colour.blurple()
-_SIDE = re.compile(r"\b(long|short) (?:liquidation )?cluster\b")
 
 
 def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters (with an ellipsis when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def side_of(alert_text: str) -> str | None:
-    """'long' | 'short' named by an approach or sweep alert text (``bot.alerts.messages``), None when neither."""
-    m = _SIDE.search(alert_text)
-    return m.group(1) if m else None
 
 
 def side_colour(side: str | None) -> discord.Colour:
@@ -55,9 +48,9 @@ def text_embed(text: str, colour: discord.Colour, *, with_image: bool) -> discor
     return embed
 
 
-def alert_embed(text: str, *, with_image: bool) -> discord.Embed:
-    """An alert (zone, USD, distance, squeeze-risk score and reasons) coloured by the cluster's side."""
-    return text_embed(text, side_colour(side_of(text)), with_image=with_image)
+def alert_embed(text: str, side: str | None, *, with_image: bool) -> discord.Embed:
+    """An alert (zone, USD, distance, squeeze-risk score and reasons) coloured by the cluster's ``side``."""
+    return text_embed(text, side_colour(side), with_image=with_image)
 
 
 def map_embed(reply: Reply) -> discord.Embed:

@@ -31,13 +31,15 @@ class DiscordNotifier:
         self.routes = routes
         self._dm_channels: dict[int, int] = {}
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         """Post the alert as an embed (coloured by side) with the PNG attached; returns the message id."""
         if self.client.http.token is None:
             raise TransientSendError("Discord client is not logged in yet", retry_after_s=NOT_CONNECTED_RETRY_S)
         try:
             channel_id = await self._channel_id(chat_external_id)
-            embed = alert_embed(text, with_image=png is not None)
+            embed = alert_embed(text, side, with_image=png is not None)
             if png is not None:
                 params = handle_message_parameters(embed=embed, file=png_file(png))
             else:

@@ -52,7 +52,9 @@ class TelegramNotifier:
         self.bot = bot
         self.read_timeout_s = read_timeout_s
 
-    async def send(self, chat_external_id: str, text: str, png: bytes | None) -> str:
+    async def send(
+        self, chat_external_id: str, text: str, png: bytes | None, *, side: str | None = None
+    ) -> str:
         """Send the alert (photo + caption when ``png`` is given); returns the Telegram message id."""
         try:
             chat_id = int(chat_external_id)
