@@ -61,6 +61,43 @@ def subscription_arrays(subs: Sequence[SubscriptionRec], last_alert_ms: np.ndarr
     )
 
 
+def _new_alert(
+    sub: SubscriptionRec,
+    kind: str,
+    cluster_id: str,
+    side: str,
+    zone: tuple[float, float, float],
+    price: float,
+    arm_epoch: int,
+    now_ms: int,
+    text: str,
+    *,
+    distance_pct: float = 0.0,
+    score: int = 0,
+    reasons: str = "",
+) -> NewAlert:
+    """One outbox row for ``sub``; ``zone`` is (low, high, usd). The dedupe key is built here and only here:
+    ``{subscription}:{cluster}:{kind}:{arm_epoch}``, so a pair alerts at most once per kind per arming."""
+    low, high, usd = zone
+    return NewAlert(
+        chat_id=sub.chat_id,
+        subscription_id=sub.id,
+        kind=kind,
+        cluster_id=cluster_id,
+        side=side,
+        low=low,
+        high=high,
+        usd=usd,
+        price=price,
+        distance_pct=distance_pct,
+        score=score,
+        reasons=reasons,
+        text=text,
+        dedupe_key=f"{sub.id}:{cluster_id}:{kind}:{arm_epoch}",
+        created_at=now_ms,
+    )
+
+
 def evaluate_map(
     m: LiqMap,
     subs: Sequence[SubscriptionRec],
@@ -102,33 +139,18 @@ def evaluate_map(
                 continue
             sub = subs[sub_index[st.subscription_id]]
             low, high, usd = float(st.alerted_low or 0), float(st.alerted_high or 0), float(st.alerted_usd or 0)
+            text = sweep_text(
+                symbol=m.symbol,
+                window=m.window,
+                side=st.side,
+                low=low,
+                high=high,
+                usd=usd,
+                price=price,
+                synthetic=m.synthetic,
+            )
             alerts.append(
-                NewAlert(
-                    chat_id=sub.chat_id,
-                    subscription_id=sub.id,
-                    kind="sweep",
-                    cluster_id=st.cluster_id,
-                    side=st.side,
-                    low=low,
-                    high=high,
-                    usd=usd,
-                    price=price,
-                    distance_pct=0.0,
-                    score=0,
-                    reasons="",
-                    text=sweep_text(
-                        symbol=m.symbol,
-                        window=m.window,
-                        side=st.side,
-                        low=low,
-                        high=high,
-                        usd=usd,
-                        price=price,
-                        synthetic=m.synthetic,
-                    ),
-                    dedupe_key=f"{sub.id}:{st.cluster_id}:sweep:{st.arm_epoch}",
-                    created_at=now_ms,
-                )
+                _new_alert(sub, "sweep", st.cluster_id, st.side, (low, high, usd), price, st.arm_epoch, now_ms, text)
             )
 
     # 2. approach: all subscriptions x all clusters at once
@@ -173,35 +195,33 @@ def evaluate_map(
         )
         dist = float(res.distance_pct[j])
         score, reasons = int(scores.score[j]), scores.reasons[j]
+        text = approach_text(
+            symbol=m.symbol,
+            window=m.window,
+            side=c.side,
+            low=c.low,
+            high=c.high,
+            usd=c.usd,
+            price=price,
+            distance_pct=dist,
+            score=score,
+            reasons=reasons,
+            synthetic=m.synthetic,
+        )
         alerts.append(
-            NewAlert(
-                chat_id=sub.chat_id,
-                subscription_id=sub.id,
-                kind="approach",
-                cluster_id=c.id,
-                side=c.side,
-                low=c.low,
-                high=c.high,
-                usd=c.usd,
-                price=price,
+            _new_alert(
+                sub,
+                "approach",
+                c.id,
+                c.side,
+                (c.low, c.high, c.usd),
+                price,
+                st.arm_epoch,
+                now_ms,
+                text,
                 distance_pct=-dist if c.side == "long" else dist,
                 score=score,
                 reasons="; ".join(reasons),
-                text=approach_text(
-                    symbol=m.symbol,
-                    window=m.window,
-                    side=c.side,
-                    low=c.low,
-                    high=c.high,
-                    usd=c.usd,
-                    price=price,
-                    distance_pct=dist,
-                    score=score,
-                    reasons=reasons,
-                    synthetic=m.synthetic,
-                ),
-                dedupe_key=f"{sub.id}:{c.id}:approach:{st.arm_epoch}",
-                created_at=now_ms,
             )
         )
     return Evaluation(alerts, list(changed.values()), silenced)

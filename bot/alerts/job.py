@@ -205,7 +205,7 @@ class AlertJob:
 
     def _evaluate_and_write(self, m: LiqMap, now: int) -> int:
         """Read subscriptions/states/previous snapshot, evaluate, write snapshot + alerts + states: one transaction."""
-        with self.db.session(immediate=True) as s:
+        with self.db.session() as s:
             subs = subscriptions.subscriptions_for(s, m.symbol, m.window)
             prev = snapshots.latest_snapshot(s, m.symbol, m.window)
             states = cluster_state.load_states_for(s, m.symbol, m.window) if subs else {}

@@ -94,9 +94,9 @@ class ChatService:
             self.metrics.record_command(what, chat.platform)
         return reply
 
-    async def _db(self, fn: Callable[..., object], *args: object, immediate: bool = False) -> object:
+    async def _db(self, fn: Callable[..., object], *args: object) -> object:
         def run() -> object:
-            with self.db.session(immediate=immediate) as s:
+            with self.db.session() as s:
                 return fn(s, *args)
 
         return await asyncio.to_thread(run)
@@ -178,8 +178,7 @@ class ChatService:
                         sides=spec.sides,
                         cooldown_s=spec.cooldown_s,
                         limit_per_chat=self.limit_per_chat,
-                    ),
-                    immediate=True,  # count-then-insert: concurrent adds must not pass the limit together
+                    ),  # count-then-insert is safe: the session holds the write lock / the chat row lock
                 ),
             )
             return Reply(f"Alert #{sub.id} added: {sub_line(sub)}")

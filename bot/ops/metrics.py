@@ -141,6 +141,11 @@ class _Text:
         label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in (labels or {}).items())
         self.lines.append(f"{name}{{{label_text}}} {_num(value)}" if label_text else f"{name} {_num(value)}")
 
+    def scalar(self, name: str, kind: str, help_text: str, value: float) -> None:
+        """A family with one unlabelled sample."""
+        self.family(name, kind, help_text)
+        self.sample(name, value)
+
     def histogram(self, name: str, h: Histogram, labels: Mapping[str, str] | None = None) -> None:
         base = dict(labels or {})
         for bound, n in zip(h.buckets, h.counts, strict=True):
@@ -154,16 +159,23 @@ def render_prometheus(m: Metrics, outbox: Mapping[str, int] | None) -> str:
     """The Prometheus text exposition of ``m``; ``outbox`` is rows per delivery state (None: database unreachable)."""
     t = _Text()
     now = m.clock()
-    t.family("liqmap_start_time_seconds", "gauge", "Process start time (Unix seconds).")
-    t.sample("liqmap_start_time_seconds", m.started_at_ms / 1000)
-    t.family("liqmap_last_tick_success_timestamp_seconds", "gauge", "End of the last tick that did not fail.")
-    t.sample("liqmap_last_tick_success_timestamp_seconds", (m.last_tick_ok_ms or 0) / 1000)
-    t.family("liqmap_ticks_total", "counter", "Ticks that finished (including ones skipped for another replica).")
-    t.sample("liqmap_ticks_total", m.ticks)
-    t.family("liqmap_ticks_skipped_total", "counter", "Ticks skipped because another replica held the lease.")
-    t.sample("liqmap_ticks_skipped_total", m.ticks_skipped)
-    t.family("liqmap_tick_failures_total", "counter", "Ticks that raised.")
-    t.sample("liqmap_tick_failures_total", m.tick_failures)
+    t.scalar("liqmap_start_time_seconds", "gauge", "Process start time (Unix seconds).", m.started_at_ms / 1000)
+    t.scalar(
+        "liqmap_last_tick_success_timestamp_seconds",
+        "gauge",
+        "End of the last tick that did not fail.",
+        (m.last_tick_ok_ms or 0) / 1000,
+    )
+    t.scalar(
+        "liqmap_ticks_total", "counter", "Ticks that finished (including ones skipped for another replica).", m.ticks
+    )
+    t.scalar(
+        "liqmap_ticks_skipped_total",
+        "counter",
+        "Ticks skipped because another replica held the lease.",
+        m.ticks_skipped,
+    )
+    t.scalar("liqmap_tick_failures_total", "counter", "Ticks that raised.", m.tick_failures)
     t.family("liqmap_tick_duration_seconds", "histogram", "Duration of the periodic map and alert job's ticks.")
     t.histogram("liqmap_tick_duration_seconds", m.tick_seconds)
     t.family("liqmap_exchange_data_age_seconds", "gauge", "Seconds since the exchange's newest closed candle.")
@@ -173,17 +185,20 @@ def render_prometheus(m: Metrics, outbox: Mapping[str, int] | None) -> str:
     t.family("liqmap_exchange_up", "gauge", "1 when the exchange's last refresh succeeded.")
     for name, d in sorted(m.exchanges.items()):
         t.sample("liqmap_exchange_up", 1 if d.ok else 0, {"exchange": name})
-    t.family("liqmap_database_up", "gauge", "1 when the outbox could be read at this scrape.")
-    t.sample("liqmap_database_up", 0 if outbox is None else 1)
+    t.scalar(
+        "liqmap_database_up", "gauge", "1 when the outbox could be read at this scrape.", 0 if outbox is None else 1
+    )
     t.family("liqmap_outbox_alerts", "gauge", "Alerts in the outbox by delivery state.")
     for state, n in sorted((outbox or {}).items()):
         t.sample("liqmap_outbox_alerts", n, {"state": state})
-    t.family("liqmap_alerts_sent_total", "counter", "Alerts delivered by this process.")
-    t.sample("liqmap_alerts_sent_total", m.alerts_sent)
-    t.family("liqmap_alerts_failed_total", "counter", "Alerts given up on by this process (blocked, expired, ...).")
-    t.sample("liqmap_alerts_failed_total", m.alerts_failed)
-    t.family("liqmap_alerts_retried_total", "counter", "Send attempts that will be retried.")
-    t.sample("liqmap_alerts_retried_total", m.alerts_retried)
+    t.scalar("liqmap_alerts_sent_total", "counter", "Alerts delivered by this process.", m.alerts_sent)
+    t.scalar(
+        "liqmap_alerts_failed_total",
+        "counter",
+        "Alerts given up on by this process (blocked, expired, ...).",
+        m.alerts_failed,
+    )
+    t.scalar("liqmap_alerts_retried_total", "counter", "Send attempts that will be retried.", m.alerts_retried)
     t.family("liqmap_commands_total", "counter", "Chat commands handled, by command and platform.")
     for (command, platform), n in sorted(m.commands.items()):
         t.sample("liqmap_commands_total", n, {"command": command, "platform": platform})

@@ -41,7 +41,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """A SQLAlchemy engine for ``url`` with liqmap's connection setup.
 
     SQLite: WAL journal, ``foreign_keys=ON``, a busy timeout, and explicit ``BEGIN`` handling so that
-    ``Database.session(immediate=True)`` can take the write lock up front (``BEGIN IMMEDIATE``).
+    ``Database.session`` takes the write lock up front (``BEGIN IMMEDIATE``).
     PostgreSQL: ``pool_pre_ping`` so a restarted server does not surface as an error.
     Raises ``LiqmapError`` for a malformed or unsupported URL.
     """
@@ -121,14 +121,13 @@ class Database:
         return "postgresql" if name == "postgresql" else "sqlite"
 
     @contextmanager
-    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+    def session(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on error.
 
         On SQLite every transaction takes the write lock at BEGIN (``BEGIN IMMEDIATE``): a deferred transaction that
         read first and then writes fails at once with "database is locked" when another connection committed in
         between (WAL snapshot conflict, the busy timeout does not apply), while IMMEDIATE simply waits its turn.
-        WAL readers outside liqmap are not blocked. ``immediate`` is kept for callers that want to say so; it has no
-        effect on PostgreSQL, where row locks do this job.
+        WAL readers outside liqmap are not blocked. On PostgreSQL row locks (``FOR UPDATE``) do this job.
         """
         factory = self._immediate if self.dialect == "sqlite" else self.sessions
         with factory.begin() as s:

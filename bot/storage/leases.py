@@ -18,9 +18,8 @@ def try_acquire(db: Database, name: str, holder: str, ttl_ms: int, now_ms: int) 
     """Take or renew the lease ``name`` for ``holder`` until ``now_ms + ttl_ms``.
 
     True when ``holder`` holds it afterwards: it was free, expired (``until < now_ms``) or already ours.
-    On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``), so racing replicas wait instead of failing.
     """
-    with db.session(immediate=True) as s:
+    with db.session() as s:
         ins = upsert_insert(s, LEASES).values(name=name, holder=holder, until=now_ms + ttl_ms)
         stmt = ins.on_conflict_do_update(
             index_elements=[LEASES.c.name],
@@ -32,7 +31,7 @@ def try_acquire(db: Database, name: str, holder: str, ttl_ms: int, now_ms: int) 
 
 def release(db: Database, name: str, holder: str) -> bool:
     """Give the lease up if ``holder`` holds it (so another replica need not wait for expiry)."""
-    with db.session(immediate=True) as s:
+    with db.session() as s:
         result = s.execute(delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == holder))
         return bool(getattr(result, "rowcount", 0))
 

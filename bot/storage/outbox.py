@@ -74,7 +74,7 @@ def claim(db: Database, worker_id: str, limit: int, now_ms: int, lease_ms: int) 
         )
         .returning(*ALERTS.c)
     )
-    with db.session(immediate=True) as s:
+    with db.session() as s:
         rows = s.execute(stmt).all()
     recs = [AlertRec(**row._mapping) for row in rows]
     recs.sort(key=lambda r: (r.next_attempt_at, r.id))

@@ -61,7 +61,7 @@ def add_subscription(
 ) -> SubscriptionRec:
     """Store a new enabled subscription. ``LiqmapError`` when the chat is unknown, a value is out of range,
     or the chat already has ``limit_per_chat`` subscriptions (paused ones count). The chat row is locked
-    (``FOR UPDATE``) so concurrent adds cannot pass the limit; on SQLite call it in ``session(immediate=True)``."""
+    (``FOR UPDATE``) so concurrent adds cannot pass the limit; on SQLite every session takes the write lock at BEGIN."""
     _validate(proximity_pct, min_usd, min_share, sides, cooldown_s)
     if s.get(Chat, chat_id, with_for_update=True) is None:  # PostgreSQL: concurrent adds of a chat queue here
         raise LiqmapError(f"unknown chat {chat_id}")
