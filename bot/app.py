@@ -8,21 +8,25 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import dataclass
 
 from bot.alerts.dispatcher import Dispatcher
 from bot.alerts.job import AlertJob, make_worker_id
 from bot.alerts.notifier import Notifier
 from bot.chat.console import ConsoleNotifier
 from bot.chat.service import ChatService
+from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine
+from bot.market.source import source_from_settings
 from bot.market.stored_source import StoredSource
+from bot.model.types import Cluster
 from bot.ops.health import HealthServer, start_health_server
 from bot.ops.logging import protect_settings
 from bot.ops.metrics import Metrics
 from bot.render import RenderCache
 from bot.report import format_map_summary
-from bot.storage import migrate
+from bot.storage import migrate, snapshots
 from bot.storage.db import Database
 
 log = logging.getLogger("liqmap.app")
@@ -69,33 +73,63 @@ def notifiers_for(settings: Settings) -> dict[str, Notifier]:
     return {"telegram": ConsoleNotifier("telegram"), "discord": ConsoleNotifier("discord")}
 
 
-async def run_app(settings: Settings, *, once: bool = False) -> int:
-    """Run until SIGINT/SIGTERM (or one tick with ``once``); returns the exit status."""
-    from bot.commands import source_from_settings
+@dataclass
+class App:
+    """The objects ``liqmap run`` wires together, with production defaults; ``clock`` is the bot's one clock."""
 
+    settings: Settings
+    clock: Clock
+    db: Database
+    metrics: Metrics
+    source: StoredSource
+    engine: MapEngine
+    job: AlertJob
+    service: ChatService
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        """Close the exchange sessions and the database pool."""
+        await self.source.close()
+        self.db.dispose()
+
+
+def build_app(settings: Settings, *, clock: Clock = wall_ms) -> App:
+    """Wire the bot from ``settings`` (the database must already be migrated). Tests use this to get exactly what
+    ``run_app`` runs; only the clock may differ (a test's controllable one)."""
+    db = Database(settings.resolved_database_url)
+    metrics = Metrics(clock)
+    source = StoredSource(source_from_settings(settings, clock=clock), db)
+
+    async def stored_clusters(symbol: str, window: str) -> tuple[int, tuple[Cluster, ...]] | None:
+        return await asyncio.to_thread(snapshots.latest_clusters, db, symbol, window)
+
+    engine = MapEngine(source, clock=clock, tick_ms=int(settings.tick_seconds * 1000), previous_store=stored_clusters)
+    job = AlertJob(db, engine, settings, clock, holder=make_worker_id("job"), metrics=metrics)
+    service = ChatService(
+        db, engine, settings, render_cache=RenderCache(metrics=metrics), job=job, clock=clock, metrics=metrics
+    )
+    dispatcher = Dispatcher(
+        db, notifiers_for(settings), make_worker_id("dispatch"), clock=clock, image_for=service.alert_png,
+        metrics=metrics,
+    )
+    return App(settings, clock, db, metrics, source, engine, job, service, dispatcher)
+
+
+async def run_app(settings: Settings, *, once: bool = False, clock: Clock = wall_ms) -> int:
+    """Run until SIGINT/SIGTERM (or one tick with ``once``); returns the exit status."""
     protect_settings(settings)  # tokens, API keys and the DB password never reach a log line
     for line in token_guidance(settings):
         log.warning("%s", line)
-    url = settings.resolved_database_url
-    await asyncio.to_thread(migrate.upgrade, url)
-    db = Database(url)
-    metrics = Metrics()
-    source = StoredSource(source_from_settings(settings), db)
-    engine = MapEngine(source)
-    job = AlertJob(db, engine, settings, holder=make_worker_id("job"), metrics=metrics)
-    service = ChatService(
-        db, engine, settings, render_cache=RenderCache(metrics=metrics), job=job, metrics=metrics
-    )
-    notifiers = notifiers_for(settings)
+    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    app = build_app(settings, clock=clock)
+    db, metrics, engine, job, service, dispatcher = (app.db, app.metrics, app.engine, app.job, app.service,
+                                                     app.dispatcher)
     discord_runner = None
     if settings.discord_token is not None:
         from bot.chat.discord import DiscordRunner
 
         discord_runner = DiscordRunner(settings, service)
-        notifiers["discord"] = discord_runner.notifier
-    dispatcher = Dispatcher(
-        db, notifiers, make_worker_id("dispatch"), image_for=service.alert_png, metrics=metrics
-    )
+        dispatcher.notifiers["discord"] = discord_runner.notifier
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -136,5 +170,4 @@ async def run_app(settings: Settings, *, once: bool = False) -> int:
             await telegram.stop()  # after the dispatcher has drained: the notifier uses this bot
         if discord_runner is not None:
             await discord_runner.stop()  # after the job and dispatcher have finished
-        await source.close()
-        db.dispose()
+        await app.close()

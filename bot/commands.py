@@ -11,22 +11,11 @@ from bot.cli import print_json, settings_from_args
 from bot.config import Settings, load_settings
 from bot.engine import MapEngine, MapResult
 from bot.errors import LiqmapError
-from bot.market.source import MarketSource, make_source
+from bot.market.source import source_from_settings
 from bot.market.symbols import parse_symbol
 from bot.model.types import window_ms
 from bot.report import format_map_summary
 from bot.timeparse import parse_duration, parse_time
-
-
-def source_from_settings(settings: Settings) -> MarketSource:
-    """Build the market source the settings name (ccxt, sim or replay:DIR)."""
-    return make_source(
-        settings.source,
-        settings.exchanges,
-        seed=settings.sim_seed,
-        api_keys={k: v.get_secret_value() for k, v in settings.exchange_api_keys.items()},
-        api_secrets={k: v.get_secret_value() for k, v in settings.exchange_api_secrets.items()},
-    )
 
 
 async def compute_map(settings: Settings, symbol: str, window: str, at_ms: int | None) -> MapResult:
@@ -64,15 +53,21 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """``liqmap backtest``: score maps against a dataset's real liquidations."""
+    """``liqmap backtest``: score maps against a dataset's real liquidations (events and/or per-bar totals)."""
     from bot.backtest import run_backtest
-    from bot.market.replay import load_dataset
+    from bot.market.replay import load_dataset, load_liquidation_bars
 
-    for value in (args.step, args.horizon):
+    for value in (args.step, args.horizon, args.bar):
         parse_duration(value)
     window_ms(args.window)
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
     series = load_dataset(args.data)
-    report = run_backtest(series, step=args.step, window=args.window, horizon=args.horizon, dump=args.dump)
+    bars = load_liquidation_bars(args.data)
+    report = run_backtest(
+        series, bars=bars, step=args.step, window=args.window, horizon=args.horizon, bar=args.bar,
+        since=since, until=until, halves=args.halves, dump=args.dump,
+    )
     if args.json:
         print_json(report.to_json())
     else:

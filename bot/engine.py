@@ -1,25 +1,35 @@
 """The map engine: asks a market source for data and turns it into a ``LiqMap``, once per (symbol, window).
 
-This is the single place where I/O (the source) meets the pure model. It keeps the previous clusters of each
-(symbol, window) so that cluster ids stay stable across recomputations.
+This is the single place where I/O (the source) meets the pure model. It applies the one freshness rule
+(``bot.market.freshness``): only live exchanges go into a map, the others are named as missing. It keeps the
+previous clusters of each (symbol, window) so that cluster ids stay stable across recomputations, and, when given a
+``previous_store`` (the database's latest snapshot), across restarts and replicas too. Every cache is bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from cachetools import LRUCache
+
+from bot.clock import Clock, wall_ms
+from bot.market.freshness import DEFAULT_TICK_MS, split_live, stale_budget_ms
 from bot.market.source import MarketSource, SourceResult
 from bot.market.types import Freshness
 from bot.model.build import build_map
 from bot.model.params import DEFAULT_PARAMS, ModelParams
 from bot.model.types import WINDOWS, Cluster, LiqMap, window_ms
 
+MAX_KEYS = 256  # (symbol, window) pairs remembered for cluster ids and per-key locks
+PreviousClusters = tuple[int, tuple[Cluster, ...]]  # (as-of UTC ms, clusters)
+PreviousStore = Callable[[str, str], Awaitable[PreviousClusters | None]]
+
 
 def now_ms() -> int:
-    """Current UTC time in ms."""
-    return int(time.time() * 1000)
+    """Current UTC time in ms (kept for callers that import it from here; see ``bot.clock``)."""
+    return wall_ms()
 
 
 @dataclass
@@ -30,43 +40,65 @@ class MapResult:
     freshness: list[Freshness]
 
 
+def _newer(a: PreviousClusters | None, b: PreviousClusters | None) -> tuple[Cluster, ...]:
+    """The clusters of whichever of two remembered maps is newer (empty when neither exists)."""
+    best = max((x for x in (a, b) if x is not None), key=lambda x: x[0], default=None)
+    return best[1] if best is not None else ()
+
+
 @dataclass
 class MapEngine:
-    """Computes maps from one market source; remembers clusters for stable ids; one computation per key at a time."""
+    """Computes maps from one market source; one computation per key at a time.
+
+    ``clock`` is the bot's one clock (UTC ms); ``tick_ms`` sets the staleness budget of the freshness rule;
+    ``previous_store(symbol, window)`` returns the newest stored (at, clusters) so ids survive restarts.
+    """
 
     source: MarketSource
     params: ModelParams = DEFAULT_PARAMS
     warmup_windows: float = 0.25
-    _previous: dict[tuple[str, str], tuple[Cluster, ...]] = field(default_factory=dict)
-    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    clock: Clock = wall_ms
+    tick_ms: int = DEFAULT_TICK_MS
+    previous_store: PreviousStore | None = None
+    _previous: LRUCache[tuple[str, str], PreviousClusters] = field(default_factory=lambda: LRUCache(MAX_KEYS))
+    _locks: LRUCache[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: LRUCache(MAX_KEYS))
+
+    @property
+    def stale_ms(self) -> int:
+        """How old an exchange's data may be before it is left out of maps, ms."""
+        return stale_budget_ms(self.tick_ms)
 
     async def compute(self, symbol: str, window: str, at_ms: int | None = None) -> MapResult:
-        """Load data for ``symbol`` over ``window`` ending at ``at_ms`` and build the map.
+        """Load data for ``symbol`` over ``window`` ending at ``at_ms`` and build the map from the live exchanges.
 
-        ``at_ms`` defaults to the source's end (a replayed dataset's last close) or else the current time.
-
+        ``at_ms`` defaults to the source's end (a replayed dataset's last close) or else the clock's now.
         Raises ``ValueError`` (with a clear message) for an unknown window.
         """
         span = window_ms(window)
         timeframe = WINDOWS[window][1]
         key = (symbol, window)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
         async with lock:
             if at_ms is None:
                 at_ms = self.source.end_ms  # replay: "now" is the end of the recorded data
-            end = at_ms if at_ms is not None else now_ms()
+            end = at_ms if at_ms is not None else self.clock()
             since = end - int(span * (1 + self.warmup_windows))
             result: SourceResult = await self.source.load(symbol, timeframe, since, at_ms)
+            split = split_live(result.series, result.freshness, end, self.stale_ms)
+            previous = await self._previous_clusters(key)
             m = await asyncio.to_thread(
-                build_map,
-                result.series,
-                window=window,
-                at_ms=at_ms,
-                params=self.params,
-                previous=self._previous.get(key, ()),
+                build_map, split.live, window=window, at_ms=at_ms, params=self.params, previous=previous
             )
-            missing = tuple(f.exchange for f in result.freshness if not f.ok)
-            if missing and not m.missing_exchanges:
-                m = replace(m, missing_exchanges=missing)
-            self._previous[key] = m.clusters
+            configured = [f.exchange for f in result.freshness] or list(self.source.exchanges)
+            missing = tuple(e for e in configured if e in split.missing)
+            m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing)
+            if m.exchanges:
+                self._previous[key] = (m.at, m.clusters)
             return MapResult(map=m, freshness=result.freshness)
+
+    async def _previous_clusters(self, key: tuple[str, str]) -> tuple[Cluster, ...]:
+        """The clusters of the newest known map of ``key``: this process's, or the stored one when newer."""
+        stored = await self.previous_store(*key) if self.previous_store is not None else None
+        return _newer(self._previous.get(key), stored)

@@ -1,15 +1,16 @@
-"""The periodic alert job: one replica per tick recomputes each subscribed (symbol, window) once and queues alerts.
+"""The periodic alert job: one replica per tick recomputes each (symbol, window) once and queues alerts.
 
-Per tick: take the ``recompute`` lease (other replicas skip the tick), list the active (symbol, window) keys, and for
-each: compute the map once through ``MapEngine``, check freshness, then in ONE transaction read the subscriptions,
-their cluster states and the previous snapshot, evaluate everything in one vectorised pass, and write the snapshot,
-the new outbox rows (unique dedupe keys) and the changed states.
+Per tick: take the ``recompute`` lease (other replicas skip the tick), list the keys (every subscribed
+(symbol, window) plus the tracked symbols at the default window, so market data is watched even with no
+subscriber), and for each: compute the map once through ``MapEngine`` (which keeps only live exchanges, see
+``bot.market.freshness``), then in ONE transaction read the subscriptions, their cluster states and the previous
+snapshot, evaluate everything in one vectorised pass, and write the snapshot, the new outbox rows (unique dedupe
+keys) and the changed states. The tick's outcome is stored (``job_ticks``) for ``/status`` and ``/healthz`` on every
+replica, and old rows are pruned once an hour (``bot.storage.retention``).
 
-Stale guard: an exchange is stale when its data was refreshed more than 3 tick intervals ago (or its last candle
-closed more than 3 intervals + one candle ago, or its refresh failed). A map that contains data of a stale exchange,
-or whose as-of time is older than 3 intervals, alerts nothing (logged, shown by ``status()``).
-Old events: sweeps are only alerted when the previous snapshot of the key is at most 3 intervals old; after a
-longer gap (e.g. a restart after downtime) they are recorded silently.
+A failed or stale exchange is left out of the map and named as missing; the others keep the alerts going. A tick in
+which no exchange delivered data is a failed tick. Old events: sweeps are only alerted when the previous snapshot of
+the key is at most 3 intervals old; after a longer gap (e.g. a restart after downtime) they are recorded silently.
 """
 
 from __future__ import annotations
@@ -21,25 +22,26 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bot.alerts.evaluate import evaluate_map
+from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
-from bot.engine import now_ms as wall_ms
-from bot.market.types import Freshness, timeframe_ms
-from bot.model.types import WINDOWS, LiqMap
+from bot.errors import LiqmapError
+from bot.market.freshness import stale_budget_ms
+from bot.market.symbols import parse_symbol
+from bot.model.types import LiqMap
 from bot.ops.metrics import Metrics
-from bot.storage import cluster_state, leases, outbox, snapshots, subscriptions
+from bot.storage import cluster_state, leases, outbox, retention, snapshots, subscriptions, ticks
 from bot.storage.db import Database
+from bot.storage.ticks import KeyStatus, TickRec
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], int]
 LEASE_NAME = "recompute"
-STALE_INTERVALS = 3
+__all__ = ["AlertJob", "Clock", "KeyStatus", "TickReport", "make_worker_id", "price_path"]
 
 
 def make_worker_id(prefix: str = "liqmap") -> str:
@@ -47,30 +49,10 @@ def make_worker_id(prefix: str = "liqmap") -> str:
     return f"{prefix}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-@dataclass(frozen=True)
-class KeyStatus:
-    """Outcome of the latest tick for one (symbol, window): as-of ms, price USD, stale exchanges, alerts queued."""
-
-    symbol: str
-    window: str
-    at: int
-    price: float
-    exchanges: tuple[str, ...]
-    stale_exchanges: tuple[str, ...]
-    missing_exchanges: tuple[str, ...]
-    alerts_queued: int
-    synthetic: bool
-    error: str = ""
-
-    @property
-    def fresh(self) -> bool:
-        """True when alerts could be evaluated from this map."""
-        return not self.error and not self.stale_exchanges
-
-
 @dataclass
 class TickReport:
-    """What one tick did: ``ran`` False when another replica holds the lease."""
+    """What one tick did: ``ran`` False when another replica holds the lease; ``ok`` False when no exchange
+    delivered data for any key (a failed tick)."""
 
     ran: bool
     at: int
@@ -81,26 +63,37 @@ class TickReport:
         """Outbox rows inserted by this tick."""
         return sum(k.alerts_queued for k in self.keys)
 
-
-def stale_exchanges(freshness: list[Freshness], now_ms: int, stale_ms: int, candle_ms: int) -> tuple[str, ...]:
-    """Exchanges whose refresh failed or whose data is older than ``stale_ms`` (+ one candle for the last close)."""
-    return tuple(
-        f.exchange
-        for f in freshness
-        if not f.ok or now_ms - f.fetched_at_ms > stale_ms or now_ms - f.last_candle_close_ms > stale_ms + candle_ms
-    )
+    @property
+    def ok(self) -> bool:
+        """True when at least one key was computed from live market data (or there was nothing to compute)."""
+        return not self.keys or any(k.fresh for k in self.keys)
 
 
 def price_path(m: LiqMap, since_ms: int) -> tuple[float, float]:
-    """(low, high) USD of the map's closes after ``since_ms`` and its current price."""
-    closes = m.close[m.close_time > since_ms] if m.close.size else m.close
-    values = np.append(closes, m.price)
-    values = values[np.isfinite(values)]
-    return float(values.min()), float(values.max())
+    """(low, high) USD traded after ``since_ms``: the wicks of the candles that closed since, and the price now.
+
+    The model removes a level once a candle's low (longs) or high (shorts) reaches it, so sweeps are judged on the
+    same wicks, not on closes."""
+    after = m.path_time > since_ms
+    lows = np.append(m.path_low[after], m.price)
+    highs = np.append(m.path_high[after], m.price)
+    lows, highs = lows[np.isfinite(lows)], highs[np.isfinite(highs)]
+    return float(lows.min()), float(highs.max())
+
+
+def tracked_keys(settings: Settings) -> list[tuple[str, str]]:
+    """The (symbol, default window) pairs the bot always watches, whether or not anyone subscribed."""
+    keys: list[tuple[str, str]] = []
+    for text in settings.symbols:
+        try:
+            keys.append((parse_symbol(text), settings.default_window))
+        except LiqmapError as exc:
+            log.warning("tracked symbol %r ignored: %s", text, exc)
+    return keys
 
 
 class AlertJob:
-    """The periodic job. ``clock`` gives "now" in UTC ms (tests pass a controllable one)."""
+    """The periodic job. ``clock`` gives "now" in UTC ms (the bot's one clock)."""
 
     def __init__(
         self,
@@ -111,17 +104,21 @@ class AlertJob:
         *,
         holder: str = "",
         metrics: Metrics | None = None,
+        policy: retention.RetentionPolicy | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
         self.clock = clock
         self.holder = holder or make_worker_id("job")
         self.tick_ms = max(int(settings.tick_seconds * 1000), 1000)
-        self.stale_ms = STALE_INTERVALS * self.tick_ms
+        self.stale_ms = stale_budget_ms(self.tick_ms)
         self.lease_ttl_ms = 2 * self.tick_ms
+        self.tracked = tracked_keys(settings)
+        self.policy = policy or retention.RetentionPolicy(history_ms=settings.retention_days * retention.DAY_MS)
         self.status: dict[tuple[str, str], KeyStatus] = {}
         self.last_tick_at: int | None = None
         self.next_tick_at: int | None = None
+        self.last_prune_at: int | None = None
         self.metrics = metrics
 
     async def tick(self) -> TickReport:
@@ -134,7 +131,13 @@ class AlertJob:
                 self.metrics.record_tick_failure()
             raise
         if self.metrics is not None:
-            self.metrics.record_tick(self.clock(), time.perf_counter() - started, ran=report.ran)
+            if report.ok:
+                self.metrics.record_tick(self.clock(), time.perf_counter() - started, ran=report.ran)
+            else:
+                self.metrics.record_tick_failure()
+        if not report.ok:
+            reasons = "; ".join(f"{k.symbol} {k.window}: {k.error}" for k in report.keys)
+            log.warning("alert tick failed: no exchange delivered market data (%s)", reasons)
         return report
 
     async def _tick(self) -> TickReport:
@@ -142,7 +145,7 @@ class AlertJob:
         if not await asyncio.to_thread(leases.try_acquire, self.db, LEASE_NAME, self.holder, self.lease_ttl_ms, now):
             return TickReport(ran=False, at=now)
         report = TickReport(ran=True, at=now)
-        keys = await asyncio.to_thread(self._active_keys)
+        keys = await asyncio.to_thread(self._keys)
         for symbol, window in keys:
             status = await self._run_key(symbol, window, now)
             self.status[(symbol, window)] = status
@@ -150,6 +153,9 @@ class AlertJob:
         for gone in set(self.status) - set(keys):
             del self.status[gone]
         self.last_tick_at = now
+        self.next_tick_at = now + self.tick_ms
+        await asyncio.to_thread(self._store, report)
+        await self._maybe_prune(now)
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -164,9 +170,33 @@ class AlertJob:
                 await asyncio.wait_for(stop.wait(), timeout=self.tick_ms / 1000)
         await asyncio.to_thread(leases.release, self.db, LEASE_NAME, self.holder)
 
-    def _active_keys(self) -> list[tuple[str, str]]:
+    def _keys(self) -> list[tuple[str, str]]:
+        """Subscribed keys first, then tracked keys nobody subscribed to."""
         with self.db.session() as s:
-            return subscriptions.active_keys(s)
+            active = subscriptions.active_keys(s)
+        return list(dict.fromkeys([*active, *self.tracked]))
+
+    def _store(self, report: TickReport) -> None:
+        rec = TickRec(report.at, report.at + self.tick_ms, self.holder, report.ok, tuple(report.keys))
+        with self.db.session() as s:
+            ticks.save_tick(s, rec)
+
+    async def _maybe_prune(self, now: int) -> None:
+        if self.last_prune_at is not None and now - self.last_prune_at < self.policy.every_ms:
+            return
+        self.last_prune_at = now
+
+        def run() -> dict[str, int]:
+            with self.db.session() as s:
+                return retention.prune(s, now, self.policy)
+
+        try:
+            deleted = await asyncio.to_thread(run)
+        except Exception as exc:  # pruning is housekeeping: never fail the tick for it
+            log.warning("retention: pruning failed: %s", exc)
+            return
+        if any(deleted.values()):
+            log.info("retention: pruned %s", ", ".join(f"{k} {v}" for k, v in deleted.items() if v))
 
     async def _run_key(self, symbol: str, window: str, now: int) -> KeyStatus:
         try:
@@ -174,34 +204,25 @@ class AlertJob:
         except Exception as exc:  # one bad key must not stop the others
             log.warning("alert job: map %s %s failed: %s", symbol, window, exc)
             why = str(exc) or type(exc).__name__
-            return KeyStatus(symbol, window, 0, float("nan"), (), (), (), 0, False, error=why)
+            return KeyStatus(symbol, window, 0, float("nan"), (), (), 0, False, error=why)
         if self.metrics is not None:
             self.metrics.record_freshness(result.freshness)
         m = result.map
-        candle = timeframe_ms(WINDOWS[window][1])
-        stale = tuple(e for e in stale_exchanges(result.freshness, now, self.stale_ms, candle) if e in m.exchanges)
-        error = ""
         if not m.exchanges:
-            error = "no market data"
-        elif now - m.at > self.stale_ms:
-            error = f"map is {(now - m.at) // 1000} s old"
-        if stale or error:
-            log.warning(
-                "alert job: %s %s not evaluated (stale: %s%s)",
-                symbol,
-                window,
-                ", ".join(stale) or "-",
-                f"; {error}" if error else "",
-            )
-            return self._status(result, stale, 0, error)
+            reasons = "; ".join(f"{f.exchange}: {f.error or 'stale'}" for f in result.freshness if f.exchange
+                                in m.missing_exchanges) or "no live exchange"
+            log.warning("alert job: %s %s not evaluated: no market data (%s)", symbol, window, reasons)
+            return self._status(result, 0, f"no market data ({reasons})")
+        if m.missing_exchanges:
+            log.warning("alert job: %s %s without %s (failed or stale)", symbol, window, ", ".join(m.missing_exchanges))
         queued = await asyncio.to_thread(self._evaluate_and_write, m, now)
-        return self._status(result, (), queued, "")
+        return self._status(result, queued, "")
 
-    def _status(self, result: MapResult, stale: tuple[str, ...], queued: int, error: str) -> KeyStatus:
+    @staticmethod
+    def _status(result: MapResult, queued: int, error: str) -> KeyStatus:
         m = result.map
-        return KeyStatus(
-            m.symbol, m.window, m.at, m.price, m.exchanges, stale, m.missing_exchanges, queued, m.synthetic, error
-        )
+        return KeyStatus(m.symbol, m.window, m.at, m.price, m.exchanges, m.missing_exchanges, queued, m.synthetic,
+                         error)
 
     def _evaluate_and_write(self, m: LiqMap, now: int) -> int:
         """Read subscriptions/states/previous snapshot, evaluate, write snapshot + alerts + states: one transaction."""

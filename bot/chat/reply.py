@@ -89,6 +89,8 @@ def map_caption(m: LiqMap, top: int = 3) -> str:
     if not m.clusters:
         lines.append("No dense clusters right now.")
     lines.append(f"{', '.join(m.exchanges)} · {fmt_time_utc(m.at)}")
+    if m.missing_exchanges:
+        lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
     if m.synthetic:
         lines.append("SYNTHETIC market data (simulator).")
     lines.append(DISCLAIMER)
@@ -110,6 +112,8 @@ def levels_text(m: LiqMap, n: int = 4) -> str:
         if group:
             lines.append(f"{title}:")
             lines += [row(c) for c in group]
+    if m.missing_exchanges:
+        lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
     if m.synthetic:
         lines.append("SYNTHETIC market data (simulator).")
     return "\n".join(lines)

@@ -29,9 +29,10 @@ from bot.format import fmt_time_utc
 from bot.market.symbols import display_symbol
 from bot.ops.metrics import Metrics
 from bot.render import KINDS, Kind, RenderCache, data_version
-from bot.storage import chats, subscriptions
+from bot.storage import chats, subscriptions, ticks
 from bot.storage.db import Database
 from bot.storage.records import AlertRec, ChatRec, SubscriptionRec
+from bot.storage.ticks import TickRec
 
 log = logging.getLogger(__name__)
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
@@ -46,6 +47,24 @@ HELP = "\n".join(
         "settings: your alert settings and defaults · status: data freshness and next run",
     ]
 )
+
+
+def status_lines(tick: TickRec | None) -> list[str]:
+    """The periodic job's latest outcome, one line per (symbol, window) plus the exchanges left out and the next run."""
+    if tick is None:
+        return ["No periodic run yet."]
+    lines: list[str] = []
+    for st in tick.keys:
+        state = "fresh" if st.fresh else f"not evaluated: {st.error}"
+        synth = " [SYNTHETIC]" if st.synthetic else ""
+        lines.append(
+            f"{display_symbol(st.symbol)} {st.window}: {', '.join(st.exchanges) or 'no data'} "
+            f"as of {fmt_time_utc(st.at) if st.at else 'n/a'} ({state}){synth}"
+        )
+        if st.missing_exchanges:
+            lines.append(f"  missing (down or stale, left out of the map): {', '.join(st.missing_exchanges)}")
+    lines.append(f"Last run: {fmt_time_utc(tick.at)} · next run: {fmt_time_utc(tick.next_at)}")
+    return lines
 
 
 class ChatService:
@@ -249,26 +268,13 @@ class ChatService:
         return await self._guard("settings", chat, run)
 
     async def status(self, chat: ChatRef) -> Reply:
-        """Data freshness per exchange, the next run, and the chat's active alerts."""
+        """Data freshness per exchange and the next run, from the newest stored tick (whichever replica ran it),
+        and the chat's active alerts."""
 
         async def run() -> Reply:
             subs = await self._subs(chat)
-            lines = []
-            job = self.job
-            if job is None or not job.status:
-                lines.append("No periodic run yet.")
-            else:
-                for st in job.status.values():
-                    state = "fresh" if st.fresh else f"stale: {', '.join(st.stale_exchanges) or st.error}"
-                    synth = " [SYNTHETIC]" if st.synthetic else ""
-                    lines.append(
-                        f"{display_symbol(st.symbol)} {st.window}: {', '.join(st.exchanges) or 'no data'} "
-                        f"as of {fmt_time_utc(st.at) if st.at else 'n/a'} ({state}){synth}"
-                    )
-                    if st.missing_exchanges:
-                        lines.append(f"  missing: {', '.join(st.missing_exchanges)}")
-            if job is not None and job.next_tick_at is not None:
-                lines.append(f"Next run: {fmt_time_utc(job.next_tick_at)}")
+            tick = cast(TickRec | None, await self._db(ticks.latest_tick))
+            lines = status_lines(tick)
             active = [s for s in subs if s.enabled]
             lines.append(
                 f"Your active alerts: {len(active)}"

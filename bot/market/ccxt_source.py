@@ -69,6 +69,7 @@ class CcxtSource:
         *,
         clock: Callable[[], int] = now_ms,
         retry: RetryPolicy | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.exchanges = tuple(exchanges)
         self._keys = dict(api_keys or {})
@@ -76,6 +77,7 @@ class CcxtSource:
         self._factory = exchange_factory or default_factory
         self._clock = clock
         self._retry = retry or RetryPolicy()
+        self._options = {k: dict(v) for k, v in (options or {}).items()}
         self._clients: dict[str, Any] = {}
         self._markets_loaded: dict[str, asyncio.Lock] = {}
         self._cache: dict[tuple[str, str, str], MarketSeries] = {}
@@ -88,6 +90,7 @@ class CcxtSource:
             if self._keys.get(exchange_id):
                 config["apiKey"] = self._keys[exchange_id]
                 config["secret"] = self._secrets.get(exchange_id, "")
+            config = {**config, **self._options.get(exchange_id, {})}  # ccxt deep-merges these over its defaults
             self._clients[exchange_id] = self._factory(exchange_id, config)
         return self._clients[exchange_id]
 

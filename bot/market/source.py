@@ -11,9 +11,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import ccxt.async_support as ccxt
 
+from bot.clock import Clock, wall_ms
+from bot.config import Settings
 from bot.market.ccxt_source import CcxtSource
 from bot.market.errors import MarketError
 from bot.market.replay import load_dataset
@@ -147,8 +150,13 @@ def make_source(
     seed: int = 7,
     api_keys: Mapping[str, str] | None = None,
     api_secrets: Mapping[str, str] | None = None,
+    exchange_options: Mapping[str, Mapping[str, Any]] | None = None,
+    clock: Clock = wall_ms,
 ) -> MarketSource:
     """Build the source named by ``spec``: ``ccxt``, ``sim`` or ``replay:DIR``.
+
+    ``exchange_options`` are extra ccxt constructor options per exchange id (deep-merged by ccxt: e.g. other API
+    URLs for a proxy or a regional endpoint); ``clock`` is the bot's one clock (UTC ms).
 
     Raises ``MarketError`` (one line, naming the valid choices) for an unknown spec or exchange id, and
     ``DatasetError`` for a missing or malformed replay directory.
@@ -157,7 +165,8 @@ def make_source(
     kind, _, arg = text.partition(":")
     kind = kind.lower()
     if kind == "ccxt" and not arg:
-        return CcxtSource(check_exchange_ids(exchanges), api_keys=api_keys, api_secrets=api_secrets)
+        return CcxtSource(check_exchange_ids(exchanges), api_keys=api_keys, api_secrets=api_secrets,
+                          options=exchange_options, clock=clock)
     if kind == "sim" and not arg:
         return SimSource(check_exchange_ids(exchanges), seed=seed)
     if kind == "replay":
@@ -165,3 +174,16 @@ def make_source(
             raise MarketError("replay needs a dataset directory: use --source replay:DIR")
         return ReplaySource(Path(arg.strip()).expanduser())
     raise MarketError(f"unknown market source {spec!r}; use {SPECS}")
+
+
+def source_from_settings(settings: Settings, *, clock: Clock = wall_ms) -> MarketSource:
+    """Build the market source the settings name (ccxt, sim or replay:DIR)."""
+    return make_source(
+        settings.source,
+        settings.exchanges,
+        seed=settings.sim_seed,
+        api_keys={k: v.get_secret_value() for k, v in settings.exchange_api_keys.items()},
+        api_secrets={k: v.get_secret_value() for k, v in settings.exchange_api_secrets.items()},
+        exchange_options=settings.exchange_options,
+        clock=clock,
+    )

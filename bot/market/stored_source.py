@@ -2,7 +2,9 @@
 candle instead of refetching a week of history.
 
 It wraps any live source: on each load it reads the stored rows of every exchange, asks the inner source only
-for the tail after the oldest "newest stored candle" among the exchanges, merges, and stores the new rows.
+for the tail after the oldest "newest stored candle" among the exchanges, merges, and stores the new rows. An
+exchange whose refresh failed gets no series at all: its stored candles never stand in for live data (the freshness
+rule in ``bot.market.freshness`` then names it as missing), and it rejoins with its stored history once it answers.
 Synthetic sources are passed through untouched: made-up candles must never sit beside real ones in the store.
 """
 
@@ -60,14 +62,16 @@ class StoredSource:
             await asyncio.to_thread(self._write, fresh)
         merged: list[MarketSeries] = []
         by_exchange = {s.exchange: s for s in result.series}
+        refreshed = {f.exchange for f in result.freshness if f.ok}
         for ex in self.exchanges:
             new, old = by_exchange.get(ex), stored.get(ex)
+            if ex not in refreshed:  # failed now: stored candles never stand in for live data
+                continue
             if new is not None and old is not None:
                 merged.append(cut(merge(old, new), since_ms, until_ms))
             elif new is not None:
                 merged.append(new)
-            elif old is not None:  # the exchange failed now: its stored history still counts, freshness says stale
-                log.warning("%s %s: using stored candles only (fetch failed)", ex, symbol)
+            elif old is not None:  # refreshed, nothing new since the stored tail
                 merged.append(cut(old, since_ms, until_ms))
         return SourceResult(series=merged, freshness=result.freshness)
 

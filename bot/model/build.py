@@ -66,9 +66,9 @@ def build_map(
     """Estimate pending liquidations of one symbol from each exchange's series, aggregated in USD on one grid.
 
     Uses only candles closed by ``at_ms`` (default: the latest close of any series) and positions opened in the
-    last ``window_ms(window)``. The first series with candles is the price reference. ``previous`` are the
-    clusters of the last map of this (symbol, window), for stable cluster ids. Never raises on empty or
-    degenerate input: returns an all-zero map with a note. Raises ``ValueError`` for an unknown window.
+    last ``window_ms(window)``. The series whose last candle closed latest is the price and time reference.
+    ``previous`` are the clusters of the last map of this (symbol, window), for stable cluster ids. Never raises on
+    empty or degenerate input: returns an all-zero map with a note. Raises ``ValueError`` for an unknown window.
     """
     span = window_ms(window)
     series = list(series)
@@ -80,7 +80,7 @@ def build_map(
     if not live:
         grid = grid_around(1.0, params.range_pct, params.n_bins)
         return _empty(symbol, window, at, float("nan"), grid, params, synthetic, ("no candles before this time",))
-    ref = live[0]
+    ref = max(live, key=lambda s: s.last_close_time)  # price and time come from the freshest series
     price = float(ref.close[-1])
     grid = grid_around(price, params.range_pct, params.n_bins)
     start_ms = at - span
@@ -121,4 +121,6 @@ def build_map(
         heat_time=times, heat_long=heat_long, heat_short=heat_short, close_time=times.copy(),
         close=np.asarray(close_line, dtype=np.float64), clusters=clusters, synthetic=synthetic,
         oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
+        path_time=ref_close[ref_start:].astype(np.int64), path_low=np.asarray(ref.low[ref_start:], dtype=np.float64),
+        path_high=np.asarray(ref.high[ref_start:], dtype=np.float64),
     )

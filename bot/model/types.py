@@ -82,6 +82,8 @@ class LiqMap:
         oi_usd: open interest at ``at`` in USD summed over exchanges (NaN when unknown).
         funding_rate: latest funding rate (notional-weighted mean over exchanges; NaN when unknown).
         oi_change_pct: OI change over the window in % (NaN when unknown).
+        path_time / path_low / path_high: (p,) close time ms and low/high USD of each candle of the price
+            reference series in the window: the traded path, wicks included (sweeps are judged on it).
     """
 
     symbol: str
@@ -107,6 +109,9 @@ class LiqMap:
     funding_rate: float = float("nan")
     oi_change_pct: float = float("nan")
     notes: tuple[str, ...] = field(default=())
+    path_time: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    path_low: F64 = field(default_factory=lambda: np.zeros(0))
+    path_high: F64 = field(default_factory=lambda: np.zeros(0))
 
     @property
     def bin_width(self) -> float:

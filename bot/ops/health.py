@@ -1,10 +1,13 @@
 """The operator's HTTP endpoint (aiohttp): ``GET /healthz`` (JSON) and ``GET /metrics`` (Prometheus text).
 
-``/healthz`` answers 200 while the last tick that did not fail is at most ``STALE_INTERVALS`` tick intervals old
-(measured from the process start until the first tick), else 503; also 503 when the database cannot be read::
+``/healthz`` answers 200 while fresh market data arrived at most 3 (``STALE_INTERVALS``) tick intervals ago: the newest
+tick in which some exchange delivered data, by this replica or by whichever replica holds the job lease (read from
+the database, so every replica tells the truth), measured from the process start until the first such tick. Else
+503 (``"stale"``), naming the exchanges that are down; also 503 when the database cannot be read::
 
     {"status": "ok" | "stale" | "db_error", "last_tick_at": <UTC ms> | null, "last_tick_age_s": float | null,
-     "exchanges": {"okx": <data age s> | null, ...}, "outbox": {"queued": n, "sending": n, "failed": n}}
+     "exchanges": {"okx": <data age s> | null, ...}, "down": ["bybit", ...],
+     "outbox": {"queued": n, "sending": n, "failed": n}}
 
 Bind it to 127.0.0.1 (the default) unless a scraper on another host needs it; it has no authentication.
 """
@@ -18,12 +21,13 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.errors import LiqmapError
+from bot.market.freshness import stale_budget_ms
 from bot.ops.metrics import Metrics, render_prometheus
-from bot.storage import outbox
+from bot.storage import outbox, ticks
 from bot.storage.db import Database
+from bot.storage.ticks import TickRec
 
 log = logging.getLogger(__name__)
-STALE_INTERVALS = 3
 HEALTH_OUTBOX_STATES = ("queued", "sending", "failed")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -36,7 +40,7 @@ class HealthServer:
     ) -> None:
         self.metrics = metrics
         self.db = db
-        self.stale_ms = STALE_INTERVALS * max(int(tick_seconds * 1000), 1000)
+        self.stale_ms = stale_budget_ms(int(tick_seconds * 1000))
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -83,25 +87,53 @@ class HealthServer:
             log.warning("health: cannot read the outbox: %s", exc)
             return None
 
-    def health(self, counts: dict[str, int] | None) -> tuple[int, dict[str, object]]:
-        """(HTTP status, body) of ``/healthz`` for the given outbox counts (None: database unreachable)."""
+    async def _stored_ticks(self) -> tuple[TickRec | None, TickRec | None]:
+        """(newest tick with market data, newest tick) as stored by whichever replica ran them."""
+
+        def read() -> tuple[TickRec | None, TickRec | None]:
+            with self.db.session() as s:
+                return ticks.latest_tick(s, ok_only=True), ticks.latest_tick(s)
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as exc:
+            log.warning("health: cannot read the job ticks: %s", exc)
+            return None, None
+
+    def down_exchanges(self, latest: TickRec | None) -> list[str]:
+        """Exchanges whose refresh failed or whose data is stale, by this replica's view or the latest stored tick."""
+        down = {name for name, d in self.metrics.exchanges.items() if not d.ok}
+        if latest is not None:
+            for key in latest.keys:
+                down.update(key.missing_exchanges)
+        return sorted(down)
+
+    def health(
+        self, counts: dict[str, int] | None, last_ok: TickRec | None = None, latest: TickRec | None = None
+    ) -> tuple[int, dict[str, object]]:
+        """(HTTP status, body) of ``/healthz`` for the given outbox counts (None: database unreachable) and the
+        stored ticks (the newest with market data, and the newest)."""
         m = self.metrics
         now = m.clock()
-        since = m.last_tick_ok_ms if m.last_tick_ok_ms is not None else m.started_at_ms
+        last_tick = max((t for t in (m.last_tick_ok_ms, last_ok.at if last_ok else None) if t is not None),
+                        default=None)
+        since = last_tick if last_tick is not None else m.started_at_ms
         stale = now - since > self.stale_ms
         status = "db_error" if counts is None else "stale" if stale else "ok"
         body: dict[str, object] = {
             "status": status,
-            "last_tick_at": m.last_tick_ok_ms,
-            "last_tick_age_s": (now - m.last_tick_ok_ms) / 1000 if m.last_tick_ok_ms is not None else None,
+            "last_tick_at": last_tick,
+            "last_tick_age_s": (now - last_tick) / 1000 if last_tick is not None else None,
             "exchanges": m.data_age_s(now),
+            "down": self.down_exchanges(latest),
             "outbox": {state: (counts or {}).get(state, 0) for state in HEALTH_OUTBOX_STATES} if counts else None,
         }
         return (200 if status == "ok" else 503), body
 
     async def healthz(self, request: web.Request) -> web.Response:
         """``GET /healthz``."""
-        code, body = self.health(await self._outbox_counts())
+        last_ok, latest = await self._stored_ticks()
+        code, body = self.health(await self._outbox_counts(), last_ok, latest)
         return web.json_response(body, status=code)
 
     async def metrics_text(self, request: web.Request) -> web.Response:

@@ -196,6 +196,21 @@ class ClusterSnapshot(Base):
     total_short_usd: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class JobTick(Base):
+    """One run of the periodic job by the replica that held the lease: ``ok`` False when no exchange delivered
+    data; ``keys`` is JSON (one object per (symbol, window)). ``/status`` and ``/healthz`` on every replica read it."""
+
+    __tablename__ = "job_ticks"
+    __table_args__ = (Index("ix_job_ticks_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    next_at: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(128))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    keys: Mapped[str] = mapped_column(Text)
+
+
 class Lease(Base):
     """A named, expiring lock row (e.g. 'recompute': one replica per tick)."""
 

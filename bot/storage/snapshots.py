@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.model.types import Cluster, LiqMap
+from bot.storage.db import Database
 from bot.storage.models import ClusterSnapshot, table_of
 from bot.storage.records import SnapshotRec
 
@@ -71,3 +72,11 @@ def latest_snapshot(s: Session, symbol: str, window: str, at_or_before: int | No
         total_long_usd=r["total_long_usd"],
         total_short_usd=r["total_short_usd"],
     )
+
+
+def latest_clusters(db: Database, symbol: str, window: str) -> tuple[int, tuple[Cluster, ...]] | None:
+    """(as-of UTC ms, clusters) of the newest stored map of (symbol, window): seeds stable cluster ids after a
+    restart or a lease hand-over (``MapEngine(previous_store=...)``)."""
+    with db.session() as s:
+        snap = latest_snapshot(s, symbol, window)
+    return None if snap is None else (snap.at, snap.clusters)

@@ -47,7 +47,9 @@ async def test_restart_fetches_only_the_tail(stand_in: ExchangeServer, tmp_path:
         assert s.oi_usd.size and np.all(np.diff(s.oi_timestamp) > 0)
 
 
-async def test_stored_history_survives_an_exchange_outage(stand_in: ExchangeServer, tmp_path: object) -> None:
+async def test_stored_history_never_stands_in_for_a_failed_exchange(
+    stand_in: ExchangeServer, tmp_path: object
+) -> None:
     db = _db(tmp_path)
     since = NOW - 6 * HOUR
     source = StoredSource(source_for(stand_in, "binanceusdm"), db)
@@ -59,12 +61,14 @@ async def test_stored_history_survives_an_exchange_outage(stand_in: ExchangeServ
     down = StoredSource(source_for(stand_in, "binanceusdm"), db)
     try:
         result = await down.load(SYMBOL, "5m", since)
+        assert not result.freshness[0].ok and result.series == []  # failing: its old candles stay out of the map
+        stand_in.failures.clear()
+        back = await down.load(SYMBOL, "5m", since)  # it recovers: rejoins with its stored history
     finally:
         await down.close()
     db.dispose()
-    assert not result.freshness[0].ok  # reported as failing ...
-    assert result.series  # ... while the stored 6 h still feed the map
-    np.testing.assert_array_equal(result.series[0].timestamp, before.series[0].timestamp)
+    assert back.freshness[0].ok
+    np.testing.assert_array_equal(back.series[0].timestamp, before.series[0].timestamp)
 
 
 async def test_synthetic_data_is_never_stored(tmp_path: object) -> None:

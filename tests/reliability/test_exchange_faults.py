@@ -89,32 +89,31 @@ async def test_outage_of_one_exchange_the_others_still_alert(
     assert keys(sdb) == expected  # the same alerts as two healthy exchanges give: none lost, none twice, none false
 
 
-async def test_stale_exchange_with_stored_history_alerts_nothing_until_it_recovers(
+async def test_failed_exchange_with_stored_history_is_left_out_and_rejoins(
     sdb: Database, server: FaultyExchangeServer
 ) -> None:
-    first = subscribe(sdb, 3)
+    first = subscribe(sdb, 3, cooldown_s=1800)
     assert (await tick(sdb, server, *ALL, stored=True)).alerts_queued == 3
     before = keys(sdb)
     server.fail("bybit", 503)
-    server.tape.now_ms += 10 * MIN  # bybit's stored candles are now older than 3 ticks + one candle
-    late = subscribe(sdb, 3, first_chat=2000)  # would alert on fresh data
+    server.tape.now_ms += 10 * MIN
+    late = subscribe(sdb, 3, first_chat=2000, cooldown_s=1800)  # the others' fresh data alerts them at once
     job = job_on(sdb, server, StoredSource(source_for(server, *ALL), sdb))
     report = await job.tick()
     [st] = report.keys
-    assert "bybit" in st.exchanges and st.stale_exchanges == ("bybit",) and not st.fresh
-    assert report.alerts_queued == 0 and keys(sdb) == before  # nothing alerted from stale data
+    assert st.exchanges == ("binanceusdm", "okx") and st.missing_exchanges == ("bybit",) and st.fresh
+    after_outage = keys(sdb) - before
+    assert {int(k.split(":")[0]) for k in after_outage} == set(late) and set(after_outage.values()) == {1}
     service = ChatService(sdb, job.engine, settings(), job=job, clock=lambda: server.tape.now_ms)
     status = (await service.status(ChatRef("telegram", "1000", "private"))).text
-    assert "(stale: bybit)" in status
+    assert "missing (down or stale, left out of the map): bybit" in status
     server.failures.clear()
     server.tape.now_ms += MIN
     report = await job.tick()
-    assert report.keys[0].fresh
+    assert report.keys[0].fresh and report.keys[0].exchanges == ALL  # rejoined by itself
     await job.engine.source.close()
-    new = keys(sdb) - before
-    late_subs = {int(k.split(":")[0]) for k in new}
-    assert late_subs >= set(late) and set(new.values()) == {1}  # the late ones alert once now...
     assert {int(k.split(":")[0]) for k in before} == set(first)
+    assert set(keys(sdb).values()) == {1}  # nothing twice
 
 
 async def test_rate_limited_exchange_is_retried_and_alerts_like_a_healthy_one(
