@@ -24,16 +24,20 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from bot.backtest_range import Candles, RealizedRecord, range_step, realized_record
+from bot.backtest_report import BacktestReport, Prediction, RangeReport
 from bot.errors import LiqmapError
+from bot.market.replay import LiquidationBars
 from bot.market.types import MarketSeries
 from bot.model.build import build_map
 from bot.model.forecast import DEFAULT_FORECAST, ForecastParams, forecast_liquidations
 from bot.model.params import DEFAULT_PARAMS, ModelParams
+from bot.model.range_score import RangeStep
 from bot.model.scoring import SnapshotScore, bucket_edges, score_snapshot, to_buckets, visited_mask
 from bot.model.types import LiqMap, window_ms
 from bot.timeparse import iso_utc, parse_duration
@@ -41,136 +45,8 @@ from bot.timeparse import iso_utc, parse_duration
 F64 = npt.NDArray[np.float64]
 
 STALE_CANDLES = 3  # same rule as an OI sample: older than three candles is not current
-Prediction = Literal["forecast", "pending"]
 
-
-def _weighted_mean(values: list[float], weights: list[float]) -> float:
-    """Mean of the finite ``values`` weighted by ``weights`` (NaN when none are finite)."""
-    v, w = np.asarray(values, dtype=np.float64), np.asarray(weights, dtype=np.float64)
-    ok = np.isfinite(v) & (w > 0)
-    return float(np.average(v[ok], weights=w[ok])) if ok.any() else float("nan")
-
-
-def _dur(ms: int) -> str:
-    """Duration in ms as the largest whole unit: ``90m``, ``24h``, ``3d``."""
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms / 60_000:g}m"
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 and math.isfinite(a) else float("nan")
-
-
-@dataclass(frozen=True)
-class BacktestReport:
-    """Scores of every scored snapshot plus their realized-notional-weighted summary."""
-
-    exchange: str
-    symbol: str
-    step_ms: int
-    window: str
-    horizon_ms: int
-    snapshots: tuple[SnapshotScore, ...]
-    n_steps: int
-    n_stale: int
-    prediction: Prediction = "forecast"
-
-    def _w(self) -> list[float]:
-        return [s.realized_usd for s in self.snapshots]
-
-    @property
-    def capture_map(self) -> float:
-        """Realized-notional-weighted mean capture@10% of the map."""
-        return _weighted_mean([s.capture_map for s in self.snapshots], self._w())
-
-    @property
-    def capture_nearest(self) -> float:
-        """Same for the nearest baseline (4 buckets each side of price)."""
-        return _weighted_mean([s.capture_nearest for s in self.snapshots], self._w())
-
-    @property
-    def capture_uniform(self) -> float:
-        """Same for the uniform baseline (always 0.10)."""
-        return _weighted_mean([s.capture_uniform for s in self.snapshots], self._w())
-
-    @property
-    def spearman_map(self) -> float:
-        """Weighted mean visited Spearman of the map (snapshots where both Spearman values are defined)."""
-        both = [s for s in self.snapshots if math.isfinite(s.spearman_map) and math.isfinite(s.spearman_nearest)]
-        return _weighted_mean([s.spearman_map for s in both], [s.realized_usd for s in both])
-
-    @property
-    def spearman_baseline(self) -> float:
-        """Weighted mean visited Spearman of the ``-|bucket - p|`` baseline on the same snapshots."""
-        both = [s for s in self.snapshots if math.isfinite(s.spearman_map) and math.isfinite(s.spearman_nearest)]
-        return _weighted_mean([s.spearman_nearest for s in both], [s.realized_usd for s in both])
-
-    @property
-    def beat_nearest_share(self) -> float:
-        """Share of scored snapshots where the map's capture is strictly above the nearest baseline's."""
-        if not self.snapshots:
-            return float("nan")
-        return sum(s.capture_map > s.capture_nearest for s in self.snapshots) / len(self.snapshots)
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary as plain floats/ints (NaN becomes ``None``)."""
-
-        def f(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
-        return {
-            "exchange": self.exchange,
-            "symbol": self.symbol,
-            "step_ms": int(self.step_ms),
-            "window": self.window,
-            "horizon_ms": int(self.horizon_ms),
-            "prediction": self.prediction,
-            "steps": int(self.n_steps),
-            "stale_skipped": int(self.n_stale),
-            "snapshots": len(self.snapshots),
-            "realized_usd": float(sum(self._w())),
-            "capture_map": f(self.capture_map),
-            "capture_nearest": f(self.capture_nearest),
-            "capture_uniform": f(self.capture_uniform),
-            "lift_vs_nearest": f(_ratio(self.capture_map, self.capture_nearest)),
-            "lift_vs_uniform": f(_ratio(self.capture_map, self.capture_uniform)),
-            "beat_nearest_share": f(self.beat_nearest_share),
-            "spearman_map": f(self.spearman_map),
-            "spearman_baseline": f(self.spearman_baseline),
-            "spearman_snapshots": sum(
-                math.isfinite(s.spearman_map) and math.isfinite(s.spearman_nearest) for s in self.snapshots
-            ),
-        }
-
-    def format_table(self) -> str:
-        """Human-readable summary table."""
-        j = self.to_json()
-
-        def pct(x: float | None) -> str:
-            return "n/a" if x is None else f"{x * 100:6.1f}%"
-
-        def num(x: float | None, fmt: str = "{:+.3f}") -> str:
-            return "n/a" if x is None else fmt.format(x)
-
-        lines = [
-            f"backtest {self.exchange} {self.symbol} ({self.prediction}): step {_dur(self.step_ms)}, "
-            f"window {self.window}, "
-            f"horizon {_dur(self.horizon_ms)}",
-            f"snapshots scored {j['snapshots']} of {j['steps']} steps with realized liquidations "
-            f"({j['stale_skipped']} skipped as stale); realized notional summed over snapshots "
-            f"{j['realized_usd']:,.0f} USD",
-            "",
-            f"{'metric':<22}{self.prediction:>10}{'nearest':>10}{'uniform':>10}",
-            f"{'capture@10%':<22}{pct(j['capture_map']):>10}{pct(j['capture_nearest']):>10}"
-            f"{pct(j['capture_uniform']):>10}",
-            f"{'lift (vs baseline)':<22}{'':>10}{num(j['lift_vs_nearest'], '{:.2f}x'):>10}"
-            f"{num(j['lift_vs_uniform'], '{:.2f}x'):>10}",
-            f"{'visited Spearman':<22}{num(j['spearman_map']):>10}{num(j['spearman_baseline']):>10}{'':>10}",
-            f"{self.prediction} beats nearest on capture in {pct(j['beat_nearest_share']).strip()} of snapshots",
-        ]
-        return "\n".join(lines)
+__all__ = ["BacktestReport", "Prediction", "run_backtest", "score_map"]
 
 
 def _visited_range(series: MarketSeries, t: int, end: int, price: float) -> tuple[float, float]:
@@ -219,77 +95,170 @@ def _dump_row(liq_map: LiqMap, score: SnapshotScore, forecast_usd: F64 | None) -
     return row
 
 
-def _check(series: MarketSeries, span: int) -> None:
-    if series.liq_timestamp.size == 0:
+def _ceil(x: int, step: int) -> int:
+    return -(-x // step) * step
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Step times ``lo..hi`` (inclusive, multiples of the step) of one score; empty when ``lo > hi``."""
+
+    lo: int
+    hi: int
+
+    def has(self, t: int) -> bool:
+        return self.lo <= t <= self.hi
+
+    def clip(self, lo: int, hi: int) -> _Grid:
+        return _Grid(max(self.lo, lo), min(self.hi, hi))
+
+
+def _check(series: MarketSeries, span: int, record: RealizedRecord | None) -> None:
+    if series.liq_timestamp.size == 0 and record is None:
         raise LiqmapError(
-            f"{series.exchange} {series.symbol}: the dataset has no liquidations (liquidations.csv), nothing to score"
+            f"{series.exchange} {series.symbol}: the dataset has no liquidations (liquidations.csv or "
+            "liquidation_bars.csv), nothing to score"
         )
     if series.n == 0:
         raise LiqmapError(f"{series.exchange} {series.symbol}: the dataset has no candles")
-    if int(series.timestamp[0]) + span >= int(series.liq_timestamp[-1]):
+    end = max(int(series.liq_timestamp[-1]) if series.liq_timestamp.size else 0, record.end if record else 0)
+    if int(series.timestamp[0]) + span >= end:
         raise LiqmapError(
             f"{series.exchange} {series.symbol}: too little history: the map needs {span // 3_600_000}h of candles "
-            f"before the last liquidation ({iso_utc(int(series.liq_timestamp[-1]))}); try a shorter --window"
+            f"before the last liquidation ({iso_utc(end)}); try a shorter --window"
         )
+
+
+def _limits(since: int | None, until: int | None) -> tuple[int, int]:
+    if since is not None and until is not None and since >= until:
+        raise LiqmapError(f"--from {iso_utc(since)} is not before --until {iso_utc(until)}")
+    return (since if since is not None else 0), (until - 1 if until is not None else 2**62)
+
+
+def _halves_split(grid: _Grid, step_ms: int) -> int | None:
+    """The step time that halves the range grid (the second half starts there); None with fewer than 2 steps."""
+    count = (grid.hi - grid.lo) // step_ms + 1 if grid.hi >= grid.lo else 0
+    return grid.lo + ((count + 1) // 2) * step_ms if count >= 2 else None
 
 
 def run_backtest(
     series: MarketSeries,
     *,
+    bars: LiquidationBars | None = None,
     step: str = "1h",
     window: str = "24h",
     horizon: str = "24h",
+    bar: str = "1h",
+    since: int | None = None,
+    until: int | None = None,
+    halves: bool = False,
     params: ModelParams = DEFAULT_PARAMS,
     dump: str | Path | None = None,
     prediction: Prediction = "forecast",
     forecast_params: ForecastParams = DEFAULT_FORECAST,
 ) -> BacktestReport:
-    """Score maps built every ``step`` against the real liquidations of ``series`` (see the module docstring).
+    """Score maps built every ``step`` against the real liquidations of ``series`` (``liquidations.csv`` events)
+    and/or the per-bar totals ``bars`` (see the module docstring). ``since``/``until`` (ms UTC) keep the steps
+    ``since <= t < until``; ``halves`` also scores the traded range on each half of the scored span.
 
     Raises ``LiqmapError`` (a ``ValueError``) for bad durations, an unknown window, a dataset without
-    liquidations or with too little history, or an unknown ``prediction``.
+    liquidations or with too little history, a bar that is not a whole number of candles (or of liquidation
+    bars), or an unknown ``prediction``.
     """
     if prediction not in ("forecast", "pending"):
         raise LiqmapError(f"unknown prediction {prediction!r}; use forecast or pending")
-    step_ms, horizon_ms = parse_duration(step), parse_duration(horizon)
+    step_ms, horizon_ms, bar_ms = parse_duration(step), parse_duration(horizon), parse_duration(bar)
     try:
         span = window_ms(window)
     except ValueError as exc:
         raise LiqmapError(str(exc)) from None
-    _check(series, span)
+    record = realized_record(series, bars, bar_ms)
+    _check(series, span, record)
+    lo_limit, hi_limit = _limits(since, until)
+    candles = Candles(series, bar_ms)
     tf = series.timeframe_ms
     stale_after = STALE_CANDLES * tf
-    first = -(-(int(series.timestamp[0]) + span) // step_ms) * step_ms
-    last = int(series.liq_timestamp[-1]) - 1
+    first = _ceil(int(series.timestamp[0]) + span, step_ms)
+    has_events = series.liq_timestamp.size > 0
+    if has_events:  # realized liquidations are unknown before the feed's first record and after its last one
+        cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
+        cap = _Grid(max(first, _ceil(cover_start, step_ms)), cover_end - 1)
+    else:
+        cover_start = cover_end = 0
+        cap = _Grid(1, 0)
+    rng = _Grid(max(first, _ceil(record.start, step_ms)), record.end - bar_ms) if record else _Grid(1, 0)
+    cap, rng = cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit)
     close_times = series.timestamp + tf
     scores: list[SnapshotScore] = []
-    n_steps = n_stale = 0
+    range_steps: list[RangeStep] = []
+    n_steps = n_stale = skipped_record = skipped_candles = range_stale = 0
     rows: list[str] = []
-    cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
-    first = max(first, -(-cover_start // step_ms) * step_ms)
-    for t in range(first, last + 1, step_ms):
+    live = [g for g in (cap, rng) if g.lo <= g.hi]
+    for t in range(min((g.lo for g in live), default=1), max((g.hi for g in live), default=0) + 1, step_ms):
         h_ms = min(horizon_ms, cover_end - t)  # realized liquidations are unknown after the feed ends
-        a, b = np.searchsorted(series.liq_timestamp, [t, t + h_ms], side="right")
-        if b <= a or not float((series.liq_price[a:b] * series.liq_amount[a:b]).sum()) > 0:
+        scored = False
+        if cap.has(t):
+            a, b = np.searchsorted(series.liq_timestamp, [t, t + h_ms], side="right")
+            scored = b > a and float((series.liq_price[a:b] * series.liq_amount[a:b]).sum()) > 0
+        in_range: tuple[tuple[float, float], tuple[float, float]] | None = None
+        if record is not None and rng.has(t):
+            realized = record.realized(t)
+            bar_range = candles.bar_range(t) if realized is not None else None
+            if realized is None:
+                skipped_record += 1
+            elif bar_range is None:
+                skipped_candles += 1
+            else:
+                in_range = (bar_range, realized)
+        if not scored and in_range is None:
             continue
-        n_steps += 1
+        n_steps += scored
         k = int(np.searchsorted(close_times, t, side="right"))
         if k == 0 or t - int(close_times[k - 1]) > stale_after:
-            n_stale += 1
+            n_stale += scored
+            range_stale += in_range is not None
             continue
         liq_map = build_map([series], window=window, at_ms=t, params=params)
-        fc = None
-        if prediction == "forecast":
-            fc = forecast_liquidations(liq_map, [series], h_ms, params, forecast_params).total_usd
-        score = score_map(liq_map, series, h_ms, fc)
-        scores.append(score)
+        row: dict[str, Any] = {"at": t, "price": liq_map.price}
+        if in_range is not None:
+            range_steps.append(range_step(liq_map, *in_range, bar_ms, candles.trailing_notional(t)))
+        if scored:
+            fc = None
+            if prediction == "forecast":
+                fc = forecast_liquidations(liq_map, [series], h_ms, params, forecast_params).total_usd
+            score = score_map(liq_map, series, h_ms, fc)
+            scores.append(score)
+            if dump is not None:
+                row = _dump_row(liq_map, score, fc)
         if dump is not None:
-            rows.append(json.dumps(_dump_row(liq_map, score, fc)))
+            if in_range is not None:
+                row["range"] = range_steps[-1].to_json()
+            rows.append(json.dumps(row))
     if dump is not None:
         try:
             Path(dump).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         except OSError as exc:
             raise LiqmapError(f"cannot write --dump file {dump}: {exc.strerror or exc}") from None
+    notes: list[str] = []
+    if not has_events:
+        notes.append(
+            "no liquidation prices (only liquidation_bars.csv): capture@10% and the visited Spearman are not "
+            "scored; the traded-range score is"
+        )
+    range_report = None
+    if record is not None and rng.lo > rng.hi:
+        limited = " between --from and --until" if (since, until) != (None, None) else ""
+        notes.append(
+            f"the liquidation record ({iso_utc(record.start)} to {iso_utc(record.end)}) holds no whole {bar} bar "
+            f"after {window} of candle history{limited}: "
+            "no traded-range score (try a shorter --bar and --step)"
+        )
+    if record is not None:
+        range_report = RangeReport(
+            bar_ms, record.source, tuple(range_steps), skipped_record, skipped_candles, range_stale,
+            _halves_split(rng, step_ms) if halves else None,
+        )
     return BacktestReport(
-        series.exchange, series.symbol, step_ms, window, horizon_ms, tuple(scores), n_steps, n_stale, prediction
+        series.exchange, series.symbol, step_ms, window, horizon_ms, tuple(scores), n_steps, n_stale, prediction,
+        range=range_report, capture_scored=has_events, since=since, until=until, notes=tuple(notes),
     )

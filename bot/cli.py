@@ -54,8 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_bt.add_argument("--step", default="1h")
     p_bt.add_argument("--window", default="24h")
     p_bt.add_argument("--horizon", default="24h")
+    p_bt.add_argument("--bar", default="1h", help="traded-range score: the bar after each step (default 1h)")
+    p_bt.add_argument("--from", dest="since", help="score only steps at or after this time (ISO 8601 or ms)")
+    p_bt.add_argument("--until", help="score only steps before this time (ISO 8601 or ms)")
+    p_bt.add_argument(
+        "--halves", action="store_true", help="also score the traded range on each half of the scored span"
+    )
     p_bt.add_argument("--json", action="store_true")
-    p_bt.add_argument("--dump", type=Path, help="write each scored snapshot as a JSON line")
+    p_bt.add_argument("--dump", type=Path, help="write each scored step as a JSON line")
 
     p_rec = sub.add_parser("record", help="record live ccxt data into the dataset format")
     p_rec.add_argument("--exchange", required=True)

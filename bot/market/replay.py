@@ -2,7 +2,8 @@
 
 A dataset is a directory with ``meta.json``, ``ohlcv.csv`` (or ``trades.csv``, aggregated here into
 5m candles) and optional ``open_interest.csv``, ``funding.csv`` and ``liquidations.csv``.
-Empty CSV fields are NaN.
+Empty CSV fields are NaN. ``liquidation_bars.csv`` (liquidated USD per side per bar of ``meta.json``
+``liquidation_bar_ms``, no prices) is read on its own by ``load_liquidation_bars``.
 Any problem raises ``DatasetError`` with one line naming the file and what is wrong.
 """
 
@@ -15,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.market.dataset_csv import check_times, read_table, write_table
 from bot.market.errors import DatasetError
 from bot.market.types import TIMEFRAME_MS, MarketSeries
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,21 @@ class DatasetMeta:
     contract: str
     synthetic: bool
     notes: str
+    liquidation_bar_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class LiquidationBars:
+    """Liquidated USD per side per fixed bar, without prices (``liquidation_bars.csv``).
+
+    timestamp: (r,) int64 ms UTC, each bar's **open**, ascending, unique; a bar covers ``[timestamp, + bar_ms)``.
+    long_usd / short_usd: (r,) USD of long / short positions liquidated in the bar (NaN unknown).
+    """
+
+    bar_ms: int
+    timestamp: I64
+    long_usd: F64
+    short_usd: F64
 
 
 def read_meta(directory: Path) -> DatasetMeta:
@@ -57,6 +77,9 @@ def read_meta(directory: Path) -> DatasetMeta:
         raise DatasetError(
             f"meta.json in {directory}: timeframe {timeframe!r} is not one of {', '.join(TIMEFRAME_MS)}"
         )
+    bar_ms = raw.get("liquidation_bar_ms")
+    if bar_ms is not None and (isinstance(bar_ms, bool) or not isinstance(bar_ms, int) or bar_ms <= 0):
+        raise DatasetError(f"meta.json in {directory}: liquidation_bar_ms {bar_ms!r} must be a positive integer (ms)")
     contract = raw.get("contract", "linear")
     if contract not in CONTRACTS:
         raise DatasetError(f"meta.json in {directory}: contract {contract!r} must be 'linear' or 'inverse'")
@@ -67,6 +90,7 @@ def read_meta(directory: Path) -> DatasetMeta:
         contract=contract,
         synthetic=bool(raw.get("synthetic", False)),
         notes=str(raw.get("notes", "")),
+        liquidation_bar_ms=bar_ms,
     )
 
 
@@ -198,6 +222,29 @@ def load_dataset(path: str | Path) -> MarketSeries:
         fetched_at=max(ends),
         **extra,
     )
+
+
+def load_liquidation_bars(path: str | Path) -> LiquidationBars | None:
+    """Read ``liquidation_bars.csv`` (``timestamp,long_usd,short_usd``) of a dataset directory, or None when the
+    dataset has none. The bar length is ``meta.json`` ``liquidation_bar_ms`` (required with the file)."""
+    directory = Path(path)
+    meta = read_meta(directory)
+    bars_path = directory / "liquidation_bars.csv"
+    if not bars_path.is_file():
+        return None
+    if meta.liquidation_bar_ms is None:
+        raise DatasetError(
+            f"meta.json in {directory}: liquidation_bars.csv needs liquidation_bar_ms (the bar length in ms)"
+        )
+    t = read_table(bars_path, ["timestamp"], ["long_usd", "short_usd"])
+    check_times("liquidation_bars.csv", t["timestamp"])
+    for c in ("long_usd", "short_usd"):
+        bad = np.flatnonzero(t[c] < 0)
+        if bad.size:
+            raise DatasetError(f"liquidation_bars.csv data row {int(bad[0]) + 1}: {c} must not be negative")
+    if t["timestamp"].shape[0] == 0:
+        raise DatasetError(f"liquidation_bars.csv in {directory}: no data rows")
+    return LiquidationBars(meta.liquidation_bar_ms, t["timestamp"], t["long_usd"], t["short_usd"])
 
 
 def write_dataset(series: MarketSeries, out_dir: str | Path, source_note: str) -> None:

@@ -1,4 +1,5 @@
-"""Backtest metrics (pure): bucket a map and realized liquidations around price, capture@10% and visited Spearman.
+"""Backtest metrics (pure): bucket a map and realized liquidations around price, capture@10%, visited Spearman, and
+the rank statistics of the traded-range score (Spearman, partial Spearman given controls).
 
 Buckets: edges ``p * (1 + k * 0.0025)`` for k = -40..40, i.e. 80 buckets of 0.25% covering +-10% around price.
 """
@@ -59,7 +60,7 @@ def visited_mask(edges: F64, low: float, high: float) -> B:
     return np.asarray((edges[1:] >= low) & (edges[:-1] <= high), dtype=np.bool_)
 
 
-def _ranks(x: F64) -> F64:
+def ranks(x: F64) -> F64:
     """Average ranks (ties share the mean rank), 0-based."""
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
@@ -80,7 +81,40 @@ def spearman(a: F64, b: F64) -> float:
         return float("nan")
     if np.ptp(a) == 0:
         return 0.0
-    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ranks(a), ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def rank_residuals(y: F64, controls: F64) -> F64:
+    """(m,) residuals of the least-squares fit of ``ranks(y)`` on an intercept and the ranks of each control.
+
+    y: (m,) values; controls: (m, c) values (each column ranked on its own).
+    """
+    design = np.column_stack([np.ones(y.size), *(ranks(controls[:, j]) for j in range(controls.shape[1]))])
+    ry = ranks(y)
+    coef, *_ = np.linalg.lstsq(design, ry, rcond=None)
+    return np.asarray(ry - design @ coef, dtype=np.float64)
+
+
+def partial_spearman(a: F64, b: F64, controls: F64) -> float:
+    """Partial Spearman correlation of ``a`` and ``b`` given ``controls``: rank every variable, take the linear
+    residuals of rank(a) and of rank(b) on an intercept and the controls' ranks, and correlate the residuals.
+
+    a, b: (m,) values; controls: (m, c). This is what ``a`` tells about ``b`` beyond what the controls already
+    tell. As ``spearman``: NaN when there are too few observations (m < c + 3) or nothing of ``b`` is left to
+    explain (its residual is constant); 0 when nothing of ``a`` is left (e.g. ``a`` is a strictly monotone function
+    of one control, so it carries no information beyond it).
+    """
+    if controls.ndim == 1:
+        controls = controls[:, None]
+    if a.size < controls.shape[1] + 3:
+        return float("nan")
+    ra, rb = rank_residuals(a, controls), rank_residuals(b, controls)
+    tol = 1e-9 * a.size  # ranks run to m - 1: residuals below this are rounding noise
+    if float(np.ptp(rb)) <= tol:
+        return float("nan")
+    if float(np.ptp(ra)) <= tol:
+        return 0.0
     return float(np.corrcoef(ra, rb)[0, 1])
 
 

@@ -86,7 +86,9 @@ def test_run_backtest_has_no_lookahead(tmp_path: Path) -> None:
     series = random_series(21, n=600, liq_every=25)
     first = tmp_path / "a.jsonl"
     report = run_backtest(series, step="1h", window="12h", horizon="6h", dump=first)
-    assert report.snapshots and first.read_text().count("\n") == len(report.snapshots)
+    lines = [json.loads(x) for x in first.read_text().splitlines()]
+    assert report.snapshots and sum("score" in x for x in lines) == len(report.snapshots)
+    assert report.range is not None and sum("range" in x for x in lines) == len(report.range.steps)
     row = _first_row(first)
     t = int(row["at"])  # type: ignore[call-overload]
     future = series.timestamp >= t
@@ -106,7 +108,8 @@ def test_run_backtest_has_no_lookahead(tmp_path: Path) -> None:
     table = report.format_table()
     assert "capture@10%" in table and "visited Spearman" in table
     payload = report.to_json()
-    assert all(isinstance(v, (int, float, str)) or v is None for v in payload.values())
+    assert payload["notes"] == [] and "range_halves" not in payload
+    assert all(isinstance(v, (int, float, str)) or v is None for k, v in payload.items() if k != "notes")
 
 
 def test_run_backtest_rejects_bad_input() -> None:
