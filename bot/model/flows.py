@@ -1,7 +1,9 @@
 """Per-candle position flows of one series: notional opened, long share, proportional close factor, decay weight.
 
 Rules (documented in ``ModelParams``):
-- OI at a candle = the last OI sample stamped at or before the candle's close (if not too stale).
+- OI at a candle close = OI interpolated linearly between the samples around it, whatever their cadence (finer or
+  coarser than the candles, or offset from them); gaps longer than a few hours / a few sample spacings are not
+  bridged, the candles inside use the volume proxy (with a note).
 - OI rise at a candle = notional opened there; OI fall = every pending position shrinks by OI_k / OI_{k-1}.
 - Candles without a usable OI delta use the volume proxy (share of traded notional), rescaled to the mean
   OI-based deposit when the series has OI elsewhere; with no volume either, the candle's range stands in for it.
@@ -54,18 +56,73 @@ class Flows:
         return int(self.close_time.shape[0])
 
 
-def _oi_at_closes(series: MarketSeries, close_time: I64, params: ModelParams) -> F64:
-    """(n,) OI in USD at each candle close (NaN when no sample is recent enough)."""
-    out = np.full(close_time.shape, np.nan)
-    if series.oi_timestamp.size == 0:
-        return out
-    idx = np.searchsorted(series.oi_timestamp, close_time, side="right") - 1
-    ok = idx >= 0
-    safe = np.clip(idx, 0, None)
-    age = close_time - series.oi_timestamp[safe]
-    ok &= age <= params.oi_max_staleness_candles * series.timeframe_ms
-    out[ok] = series.oi_usd[safe[ok]]
-    return out
+def _span(ms: float) -> str:
+    """A duration for notes: ``5m``, ``1h``, ``2.5h``, ``5.8d``."""
+    minutes = ms / 60_000.0
+    if minutes < 60:
+        return f"{minutes:.0f}m"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.3g}h"
+    return f"{minutes / 1440:.2g}d"
+
+
+def _candles(k: int) -> str:
+    return f"{k} candle" if k == 1 else f"{k} candles"
+
+
+@dataclass(frozen=True)
+class OiOnCandles:
+    """Open interest carried onto candle closes.
+
+    oi: (n,) USD at each close, NaN where unknown. spacing_ms: typical (median) time between OI samples (NaN with
+    fewer than two). max_gap_ms: longest sample gap bridged by a line. in_gap: (n,) True where a close falls in a
+    longer gap (so the volume proxy stands in there). longest_gap_ms: longest such gap (0 when none).
+    first_sample_ms / last_sample_ms: times of the first and last usable samples (0 when none).
+    """
+
+    oi: F64
+    spacing_ms: float
+    max_gap_ms: float
+    in_gap: npt.NDArray[np.bool_]
+    longest_gap_ms: float
+    first_sample_ms: int
+    last_sample_ms: int
+
+
+def oi_at_closes(series: MarketSeries, close_time: I64, params: ModelParams) -> OiOnCandles:
+    """OI (USD) at each candle close, whatever the OI cadence (``close_time``: (n,) ms, ascending).
+
+    Between two samples OI is interpolated linearly, so a change is spread over the candles between its samples;
+    a close that coincides with a sample takes it exactly. A gap longer than ``max(oi_max_gap_h,
+    oi_max_gap_samples x the median sample spacing)`` is not bridged (NaN: the caller uses the volume proxy).
+    After the last sample its value is held for ``oi_max_staleness_candles`` candles (feeds publish with a lag).
+    Before the first sample OI is unknown.
+    """
+    n = close_time.shape[0]
+    out = np.full(n, np.nan)
+    none = np.zeros(n, dtype=np.bool_)
+    ok = np.isfinite(series.oi_usd)
+    ts = series.oi_timestamp[ok].astype(np.int64)
+    oi = series.oi_usd[ok].astype(np.float64)
+    if ts.size == 0:
+        return OiOnCandles(out, math.nan, math.nan, none, 0.0, 0, 0)
+    spacing = float(np.median(np.diff(ts))) if ts.size > 1 else math.nan
+    max_gap = params.oi_max_gap_h * 3_600_000.0
+    if math.isfinite(spacing):
+        max_gap = max(max_gap, params.oi_max_gap_samples * spacing)
+    left = np.searchsorted(ts, close_time, side="right") - 1  # last sample at or before the close
+    right = np.searchsorted(ts, close_time, side="left")  # first sample at or after it
+    has_left, has_right = left >= 0, right < ts.size
+    li, ri = np.clip(left, 0, ts.size - 1), np.clip(right, 0, ts.size - 1)
+    gap = (ts[ri] - ts[li]).astype(np.float64)
+    bridged = has_left & has_right & (gap <= max_gap)
+    w = np.divide(close_time - ts[li], gap, out=np.zeros(n), where=gap > 0)
+    out[bridged] = (oi[li] + w * (oi[ri] - oi[li]))[bridged]
+    tail = has_left & ~has_right & (close_time - ts[li] <= params.oi_max_staleness_candles * series.timeframe_ms)
+    out[tail] = oi[li][tail]
+    in_gap = has_left & has_right & ~bridged
+    longest = float(gap[in_gap].max()) if in_gap.any() else 0.0
+    return OiOnCandles(out, spacing, max_gap, in_gap, longest, int(ts[0]), int(ts[-1]))
 
 
 def _long_share(series: MarketSeries, sl: slice, params: ModelParams) -> F64:
@@ -96,12 +153,43 @@ def _activity_usd(series: MarketSeries, sl: slice) -> tuple[F64, bool]:
     return np.where(finite, act, rel_range * ratio), not finite.any()
 
 
+def _oi_notes(series: MarketSeries, on: OiOnCandles, known: npt.NDArray[np.bool_], sl: slice, start: int) -> list[str]:
+    """Remarks on how OI was carried onto the window's candles: cadence, gaps, candles before/after OI history."""
+    ex, tf, notes = series.exchange, series.timeframe_ms, []
+    if math.isfinite(on.spacing_ms) and on.spacing_ms != tf:
+        notes.append(f"{ex}: OI sampled every {_span(on.spacing_ms)}, read at each {series.timeframe} candle close "
+                     "(linear between samples)")
+    missing = ~known
+    if start == 0:
+        missing[0] = False  # the series' first candle never has an OI baseline
+    close_time = (series.timestamp + tf)[sl]
+    prev_in_gap = np.concatenate(([False], on.in_gap[:-1]))
+    gap = missing & (on.in_gap | prev_in_gap)[sl]
+    tail = missing & ~gap & (close_time > on.last_sample_ms)
+    head = missing & ~gap & (close_time <= on.first_sample_ms)
+    other = missing & ~(gap | tail | head)
+    if gap.any():
+        notes.append(f"{ex}: OI gap of {_span(on.longest_gap_ms)} (longer than {_span(on.max_gap_ms)} is not "
+                     f"interpolated): volume proxy used for {_candles(int(gap.sum()))} there")
+    if tail.any():
+        age = int(close_time[-1]) - on.last_sample_ms
+        notes.append(f"{ex}: no OI sample in the last {_span(age)}: volume proxy used for the "
+                     f"{_candles(int(tail.sum()))} since")
+    if head.any():
+        notes.append(f"{ex}: OI history starts {_span(on.first_sample_ms - int(close_time[0]) + tf)} into the "
+                     f"window: volume proxy used for the {_candles(int(head.sum()))} before it")
+    if other.any():
+        notes.append(f"{ex}: OI missing for {_candles(int(other.sum()))}, volume proxy used there")
+    return notes
+
+
 def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows:
     """Flows of candles ``start..n-1`` of ``series`` (earlier candles only provide the OI baseline)."""
     sl = slice(start, series.n)
     tf = series.timeframe_ms
     all_close_time = series.timestamp + tf
-    oi = _oi_at_closes(series, all_close_time, params)
+    on = oi_at_closes(series, all_close_time, params)
+    oi = on.oi
     prev = np.concatenate(([np.nan], oi[:-1]))
     delta = (oi - prev)[sl]
     ratio = np.divide(oi, prev, out=np.ones_like(oi), where=np.isfinite(prev) & (prev > 0))[sl]
@@ -115,9 +203,7 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
         mean_dep = float(np.maximum(delta[known], 0.0).mean())
         if mean_proxy > 0:
             proxy = proxy * (mean_dep / mean_proxy)
-        missing = int((~known).sum()) - (1 if start == 0 else 0)  # the first candle has no OI baseline
-        if missing > 0:
-            notes.append(f"{series.exchange}: OI missing for {missing} candles, volume proxy used there")
+        notes.extend(_oi_notes(series, on, known, sl, start))
     else:
         notes.append(f"{series.exchange}: no OI history, positions estimated from traded volume")
         if nominal:

@@ -34,8 +34,14 @@ class ModelParams:
             assumed to open new leveraged positions. Closing is then represented by the decay only. 0.05 is in the
             range of observed daily OI turnover (OI changes of a few % of volume). When OI exists for part of the
             series, the proxy is rescaled to the mean OI-based deposit so that the two agree in scale.
-        oi_max_staleness_candles: an OI sample older than this many candles (before a candle close) is not used for
-            that candle; the candle falls back to the volume proxy.
+        oi_max_gap_h / oi_max_gap_samples: OI is interpolated linearly onto candle closes between the samples
+            around each close, so any sampling cadence (1m..4h, finer or coarser than the candles) spreads each OI
+            change over the candles between its samples. A gap between two samples longer than
+            max(oi_max_gap_h hours, oi_max_gap_samples x the median sample spacing) is a data gap, not a cadence: a
+            straight line across it would invent a steady flow, so the candles inside use the volume proxy (and the
+            map says so in a note). 3h / 3 samples: an hourly feed may miss two samples, a 4h feed one or two.
+        oi_max_staleness_candles: after the last OI sample its value is held for at most this many candles (feeds
+            publish with a lag); later candles fall back to the volume proxy.
 
     Grid:
         n_bins: price bins of the grid (>= 1000 gives ~0.05% resolution over +-25%).
@@ -59,6 +65,8 @@ class ModelParams:
     half_life_h: float = 24.0
     split_strength: float = 0.5
     volume_oi_share: float = 0.05
+    oi_max_gap_h: float = 3.0
+    oi_max_gap_samples: float = 3.0
     oi_max_staleness_candles: float = 3.0
     n_bins: int = 1000
     range_pct: float = 0.25
@@ -83,6 +91,8 @@ class ModelParams:
             raise ValueError("range_pct must be between 0 and 1 (e.g. 0.25 for +-25%)")
         if self.half_life_h < 0:
             raise ValueError("half_life_h must be >= 0 (0 disables decay)")
+        if self.oi_max_gap_h < 0 or self.oi_max_gap_samples < 0 or self.oi_max_staleness_candles < 0:
+            raise ValueError("oi_max_gap_h, oi_max_gap_samples and oi_max_staleness_candles must be >= 0")
         if self.heat_columns < 1:
             raise ValueError("heat_columns must be >= 1")
 
