@@ -16,6 +16,18 @@ Staleness: a snapshot whose latest candle closed more than ``STALE_CANDLES`` tim
 (a map of a market with no recent data is not a forecast, whatever the step); the report counts them. Sparse
 tapes (e.g. candles aggregated from a filtered trades file) therefore score only the steps that fall inside
 their covered stretches; a step no longer than the timeframe scores every fresh instant.
+
+Traded-range score (``bot.backtest_range``, statistics in ``bot.model.range_score``): the same maps, at every
+step whose next bar ``(t, t + bar]`` has all its candles and is known to the liquidation record, pair the map's
+pending USD inside the bar's traded range with the USD liquidated in the bar, per side. It reads
+``liquidation_bars.csv`` per-bar totals when the dataset has them (no prices needed, so capture and the visited
+Spearman are skipped there with a note), else the ``liquidations.csv`` events. A step shorter than the bar makes
+overlapping bars (observations that are not independent). ``since``/``until`` restrict the step times of both
+scores; ``halves`` splits the range steps in two halves by time.
+
+``--dump``: one JSON line per step scored by either score. Capture rows are the ``map --json`` object plus
+``forecast_usd`` and ``score``; rows with a range observation carry a ``range`` object (``RangeStep.to_json``);
+rows scored only for the range hold just ``at``, ``price`` and ``range``.
 """
 
 from __future__ import annotations
@@ -141,6 +153,25 @@ def _halves_split(grid: _Grid, step_ms: int) -> int | None:
     return grid.lo + ((count + 1) // 2) * step_ms if count >= 2 else None
 
 
+def _notes(
+    has_events: bool, record: RealizedRecord | None, rng: _Grid, bar: str, window: str, limited: bool
+) -> list[str]:
+    """What the report could not score, and why."""
+    notes: list[str] = []
+    if not has_events:
+        notes.append(
+            "no liquidation prices (only liquidation_bars.csv): capture@10% and the visited Spearman are not "
+            "scored; the traded-range score is"
+        )
+    if record is not None and rng.lo > rng.hi:
+        notes.append(
+            f"the liquidation record ({iso_utc(record.start)} to {iso_utc(record.end)}) holds no whole {bar} bar "
+            f"after {window} of candle history{' between --from and --until' if limited else ''}: "
+            "no traded-range score (try a shorter --bar and --step)"
+        )
+    return notes
+
+
 def run_backtest(
     series: MarketSeries,
     *,
@@ -184,7 +215,7 @@ def run_backtest(
         cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
         cap = _Grid(max(first, _ceil(cover_start, step_ms)), cover_end - 1)
     else:
-        cover_start = cover_end = 0
+        cover_end = 0
         cap = _Grid(1, 0)
     rng = _Grid(max(first, _ceil(record.start, step_ms)), record.end - bar_ms) if record else _Grid(1, 0)
     cap, rng = cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit)
@@ -239,20 +270,8 @@ def run_backtest(
             Path(dump).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         except OSError as exc:
             raise LiqmapError(f"cannot write --dump file {dump}: {exc.strerror or exc}") from None
-    notes: list[str] = []
-    if not has_events:
-        notes.append(
-            "no liquidation prices (only liquidation_bars.csv): capture@10% and the visited Spearman are not "
-            "scored; the traded-range score is"
-        )
+    notes = _notes(has_events, record, rng, bar, window, limited=(since, until) != (None, None))
     range_report = None
-    if record is not None and rng.lo > rng.hi:
-        limited = " between --from and --until" if (since, until) != (None, None) else ""
-        notes.append(
-            f"the liquidation record ({iso_utc(record.start)} to {iso_utc(record.end)}) holds no whole {bar} bar "
-            f"after {window} of candle history{limited}: "
-            "no traded-range score (try a shorter --bar and --step)"
-        )
     if record is not None:
         range_report = RangeReport(
             bar_ms, record.source, tuple(range_steps), skipped_record, skipped_candles, range_stale,
