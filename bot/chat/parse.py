@@ -13,7 +13,7 @@ from bot.errors import LiqmapError
 from bot.market.errors import SymbolError
 from bot.market.symbols import parse_symbol
 from bot.model.types import WINDOWS
-from bot.timeparse import parse_duration
+from bot.timeparse import DurationTooLong, parse_duration
 
 ADD_USAGE = "alert add <symbol> [proximity%] [min <usd|share%>] [side long|short|both] [window 24h] [cooldown 30m]"
 ADD_EXAMPLE = "alert add BTC 1.5% min 50M side long window 24h"
@@ -24,14 +24,24 @@ MAX_PROXIMITY_PCT = 20.0
 MIN_PROXIMITY_PCT = 0.01
 MIN_COOLDOWN_S = 60
 MAX_COOLDOWN_S = 7 * 86_400
+MAX_USD = 1e15  # 1000T: more than any cluster will ever hold
 
-_USD = re.compile(r"^\$?(\d+(?:\.\d+)?)\s*([kmbt]?)$", re.IGNORECASE)
-_PCT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+SHOWN_CHARS = 40  # an error reply quotes at most this much of the user's input
+# ASCII digits only (as ids): "١٢", fullwidth digits, exponents, nan and inf are not numbers here.
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
+_USD = re.compile(rf"^\$?{_NUMBER}\s*([kmbt]?)$", re.IGNORECASE | re.ASCII)
+_PCT = re.compile(rf"^{_NUMBER}\s*%?$", re.ASCII)
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
 class CommandError(LiqmapError):
     """A chat command's input was invalid; the message is one line that shows the correct form."""
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """The user's ``text`` quoted for an error reply: ``repr`` (one line, control characters escaped) of at most
+    ``limit`` characters, with an ellipsis when cut."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 @dataclass(frozen=True)
@@ -51,27 +61,26 @@ def parse_usd(text: str) -> float:
     """``50M`` → 50e6, ``2.5B``, ``750k``, ``$1.2M``, ``1,000,000``: USD (a float ≥ 0)."""
     m = _USD.match(text.strip().replace(",", "").replace("_", ""))
     if not m:
-        raise CommandError(f"I can't read {text!r} as an amount: write it like 50M, 2.5B, 750k or 1000000")
+        raise CommandError(f"I can't read {shown(text)} as an amount: write it like 50M, 2.5B, 750k or 1000000")
     usd = float(m.group(1)) * _SCALE[m.group(2).lower()]
-    if not math.isfinite(usd):  # hundreds of digits overflow to inf
-        raise CommandError(f"{text!r} is too large an amount: write it like 50M, 2.5B or 750k")
+    if not math.isfinite(usd) or usd > MAX_USD:  # hundreds of digits overflow to inf
+        raise CommandError(f"{shown(text)} is too large an amount: at most 1000T, e.g. 50M, 2.5B or 750k")
     return usd
 
 
 def parse_pct(text: str, what: str = "proximity") -> float:
     """``1.5%`` (or ``1.5``) → 1.5 (percent)."""
-    t = text.strip()
-    m = _PCT.match(t) or re.match(r"^(\d+(?:\.\d+)?)$", t)
+    m = _PCT.match(text.strip())
     if not m:
-        raise CommandError(f"I can't read {text!r} as a {what}: write a percentage like 1.5%")
-    return float(m.group(1))
+        raise CommandError(f"I can't read {shown(text)} as a {what}: write a percentage like 1.5%")
+    return float(m.group(1))  # finite or inf (hundreds of digits): callers check their range
 
 
 def parse_window(text: str) -> str:
     """A window name of ``bot.model.types.WINDOWS`` (case-insensitive)."""
     w = text.strip().lower()
     if w not in WINDOWS:
-        raise CommandError(f"unknown window {text!r}: use one of {', '.join(WINDOWS)}, e.g. window 24h")
+        raise CommandError(f"unknown window {shown(text)}: use one of {', '.join(WINDOWS)}, e.g. window 24h")
     return w
 
 
@@ -80,14 +89,16 @@ def parse_chat_symbol(text: str) -> str:
     try:
         return parse_symbol(text)
     except SymbolError:
-        raise CommandError(f"unknown symbol {text!r}: try BTC, BTCUSDT, BTC/USDT:USDT or BTCUSD (inverse)") from None
+        raise CommandError(
+            f"unknown symbol {shown(text)}: try BTC, BTCUSDT, BTC/USDT:USDT or BTCUSD (inverse)"
+        ) from None
 
 
 def parse_id(text: str, usage: str) -> int:
     """A positive alert id as shown by ``alert list``."""
     t = text.strip().lstrip("#")
     if not (t.isascii() and t.isdigit()) or len(t) > 18 or int(t) <= 0:  # ASCII only ('²'.isdigit()); fits int64
-        raise CommandError(f"{text!r} is not an alert id: use {usage} (ids are shown by alert list)")
+        raise CommandError(f"{shown(text)} is not an alert id: use {usage} (ids are shown by alert list)")
     return int(t)
 
 
@@ -112,7 +123,7 @@ def parse_alert_add(args: str) -> AlertSpec:
             if raw.endswith("%"):
                 share = parse_pct(raw, "minimum share") / 100.0
                 if not 0 <= share < 1:
-                    raise CommandError(f"minimum share {raw!r} must be below 100%, e.g. min 5%")
+                    raise CommandError(f"minimum share {shown(raw)} must be below 100%, e.g. min 5%")
                 values["min_share"] = share
             else:
                 values["min_usd"] = parse_usd(raw)
@@ -120,7 +131,7 @@ def parse_alert_add(args: str) -> AlertSpec:
         elif tok == "side":
             raw = _need(tokens, i, "side", "side long, side short or side both").lower()
             if raw not in ("long", "short", "both", "longs", "shorts"):
-                raise CommandError(f"unknown side {raw!r}: use side long, side short or side both")
+                raise CommandError(f"unknown side {shown(raw)}: use side long, side short or side both")
             values["sides"] = raw.rstrip("s") if raw != "both" else raw
             i += 2
         elif tok == "window":
@@ -128,23 +139,28 @@ def parse_alert_add(args: str) -> AlertSpec:
             i += 2
         elif tok == "cooldown":
             raw = _need(tokens, i, "cooldown", "cooldown 30m")
+            in_range = f"cooldown {shown(raw)} must be between 1m and 7d, e.g. cooldown 30m"
             try:
                 cooldown_s = parse_duration(raw) // 1000
+            except DurationTooLong:
+                raise CommandError(in_range) from None
             except LiqmapError:
-                raise CommandError(f"I can't read cooldown {raw!r}: write it like cooldown 30m, 2h or 1d") from None
+                raise CommandError(
+                    f"I can't read cooldown {shown(raw)}: write it like cooldown 30m, 2h or 1d"
+                ) from None
             if not MIN_COOLDOWN_S <= cooldown_s <= MAX_COOLDOWN_S:
-                raise CommandError(f"cooldown {raw!r} must be between 1m and 7d, e.g. cooldown 30m")
+                raise CommandError(in_range)
             values["cooldown_s"] = cooldown_s
             i += 2
         elif tok in WINDOWS:
             values["window"] = tok
             i += 1
-        elif "proximity_pct" not in values and re.match(r"^\d", tok):
+        elif "proximity_pct" not in values and tok[:1].isdigit():  # any digit: "١٢%" is answered, not ignored
             prox = parse_pct(tok)
             if not MIN_PROXIMITY_PCT <= prox <= MAX_PROXIMITY_PCT:
-                raise CommandError(f"proximity {tokens[i]!r} must be between 0.01% and 20%, e.g. 1.5%")
+                raise CommandError(f"proximity {shown(tokens[i])} must be between 0.01% and 20%, e.g. 1.5%")
             values["proximity_pct"] = prox
             i += 1
         else:
-            raise CommandError(f"I don't understand {tokens[i]!r}: use {ADD_USAGE}, e.g. {ADD_EXAMPLE}")
+            raise CommandError(f"I don't understand {shown(tokens[i])}: use {ADD_USAGE}, e.g. {ADD_EXAMPLE}")
     return AlertSpec(symbol=symbol, **values)  # type: ignore[arg-type]

@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from bot.alerts.job import AlertJob, Clock
-from bot.chat.limits import SlidingWindowLimit, try_again_text
+from bot.chat.limits import BoundedTtlCache, KeyedLocks, SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     CommandError,
     parse_alert_add,
     parse_chat_symbol,
     parse_id,
     parse_window,
+    shown,
 )
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
 from bot.config import Settings
@@ -26,6 +27,7 @@ from bot.engine import MapEngine, MapResult
 from bot.engine import now_ms as wall_ms
 from bot.errors import LiqmapError
 from bot.format import fmt_time_utc
+from bot.market.source import is_listed
 from bot.market.symbols import display_symbol
 from bot.ops.metrics import Metrics
 from bot.render import KINDS, Kind, RenderCache, data_version
@@ -36,6 +38,9 @@ from bot.storage.ticks import TickRec
 
 log = logging.getLogger(__name__)
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
+MAP_CACHE_ENTRIES = 24  # computed maps kept for reuse (~5 MB each): bounded whatever symbols users invent
+CHAT_TEXT_MAPS = (20, 60.0)  # /levels per chat: at most 20 in any 60 s (images have their own, equal, budget)
+MAX_ERROR_CHARS = 300  # an error reply is one short line, whatever the input was
 HELP = "\n".join(
     [
         "liqmap: estimated liquidation clusters for BTC perpetuals. " + DISCLAIMER,
@@ -83,6 +88,8 @@ class ChatService:
         map_ttl_s: float | None = None,
         metrics: Metrics | None = None,
         chat_image_limit: SlidingWindowLimit | None = None,
+        chat_text_limit: SlidingWindowLimit | None = None,
+        map_cache_entries: int = MAP_CACHE_ENTRIES,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -94,16 +101,32 @@ class ChatService:
         self.metrics = metrics
         # Images per chat (a busy group shares one budget; each platform adapter also limits per user).
         self.chat_images = chat_image_limit if chat_image_limit is not None else SlidingWindowLimit(20, 60.0)
+        # Text answers that need a map (/levels) per chat: computing is the expensive part, not the image.
+        self.chat_texts = chat_text_limit if chat_text_limit is not None else SlidingWindowLimit(*CHAT_TEXT_MAPS)
         self.map_ttl_ms = int(1000 * (map_ttl_s if map_ttl_s is not None else min(settings.tick_seconds, 60.0)))
-        self._maps: dict[tuple[str, str], tuple[int, MapResult, str]] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._maps: BoundedTtlCache[tuple[str, str], tuple[MapResult, str]] = BoundedTtlCache(map_cache_entries)
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
+        self._tracked = frozenset(self._tracked_symbols(settings))
 
     # ---- plumbing -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _tracked_symbols(settings: Settings) -> list[str]:
+        out = []
+        for text in settings.symbols:
+            try:
+                out.append(parse_chat_symbol(text))
+            except CommandError:
+                log.warning("LIQMAP_SYMBOLS: %r is not a symbol; ignored by the chat commands", text)
+        return out
+
     async def _guard(self, what: str, chat: ChatRef, action: Callable[[], Awaitable[Reply]]) -> Reply:
         try:
             reply = await action()
         except LiqmapError as exc:
-            reply = Reply(str(exc), error=True)
+            text = " ".join(str(exc).split())  # one line, whatever a message quoted
+            if len(text) > MAX_ERROR_CHARS:
+                text = text[: MAX_ERROR_CHARS - 1] + "…"
+            reply = Reply(text, error=True)
         except Exception:
             log.exception("%s failed for %s chat %s", what, chat.platform, chat.external_id)
             if self.metrics is not None:
@@ -125,20 +148,31 @@ class ChatService:
         rec = await self._db(lambda s: chats.upsert_chat(s, chat.platform, chat.external_id, chat.kind, chat.title))
         return cast(ChatRec, rec)
 
+    async def check_listed(self, symbol: str) -> None:
+        """Raise ``CommandError`` when no configured exchange lists the unified ``symbol`` (from the market lists
+        alone: nothing is fetched or computed for a made-up symbol). The tracked symbols always pass."""
+        if symbol in self._tracked or await is_listed(self.engine.source, symbol):
+            return
+        where = ", ".join(self.engine.source.exchanges) or "any exchange"
+        raise CommandError(f"unknown symbol {display_symbol(symbol)}: not listed on {where}")
+
     async def map_for(self, symbol: str, window: str) -> tuple[MapResult, str]:
         """The current map of (symbol, window), shared by concurrent callers and reused for ``map_ttl_s``;
-        returns it with its data version (the render cache key)."""
+        returns it with its data version (the render cache key). A symbol no exchange lists raises
+        ``CommandError`` before anything is computed."""
         key = (symbol, window)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            hit = self._maps.get(key)
-            if hit is not None and self.clock() < hit[0]:
-                return hit[1], hit[2]
+        async with self._locks.hold(key):
+            hit = self._maps.get(key, self.clock())
+            if hit is not None:
+                return hit
+            await self.check_listed(symbol)
             result = await self.engine.compute(symbol, window)
             if not result.map.exchanges:
                 why = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
                 raise LiqmapError(f"no market data for {display_symbol(symbol)} right now ({why or 'no source'})")
             version = data_version(result.map)
-            self._maps[key] = (self.clock() + self.map_ttl_ms, result, version)
+            now = self.clock()
+            self._maps.put(key, (result, version), now + self.map_ttl_ms, now)
             return result, version
 
     def _symbol_window(self, symbol: str, window: str) -> tuple[str, str]:
@@ -158,7 +192,7 @@ class ChatService:
             await self.register(chat)
             sym, win = self._symbol_window(symbol, window)
             if kind not in KINDS:
-                raise CommandError(f"unknown chart kind {kind!r}: use {' or '.join(KINDS)}")
+                raise CommandError(f"unknown chart kind {shown(kind)}: use {' or '.join(KINDS)}")
             result, version = await self.map_for(sym, win)
             png = await self.renders.get_or_render(result.map, cast(Kind, kind), palette, version=version)
             return Reply(map_caption(result.map), png=png, buttons=map_buttons(sym, win, kind))
@@ -169,6 +203,9 @@ class ChatService:
         """Nearest and largest clusters as a compact text table."""
 
         async def run() -> Reply:
+            wait = self.chat_texts.wait_s((chat.platform, chat.external_id))
+            if wait:
+                return Reply(try_again_text(wait, "This chat"), error=True)
             await self.register(chat)
             sym, win = self._symbol_window(symbol, window)
             result, _ = await self.map_for(sym, win)
@@ -182,6 +219,7 @@ class ChatService:
 
         async def run() -> Reply:
             spec = parse_alert_add(args)
+            await self.check_listed(spec.symbol)  # the periodic job would compute a made-up symbol every tick
             rec = await self.register(chat)
             sub = cast(
                 SubscriptionRec,

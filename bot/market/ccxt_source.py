@@ -94,11 +94,31 @@ class CcxtSource:
             self._clients[exchange_id] = self._factory(exchange_id, config)
         return self._clients[exchange_id]
 
-    async def _market(self, ex: Any, symbol: str) -> dict[str, Any]:
+    async def _load_markets(self, ex: Any) -> None:
+        """ccxt's market list of ``ex``, loaded once (ccxt keeps it on the exchange object)."""
         lock = self._markets_loaded.setdefault(ex.id, asyncio.Lock())
         async with lock:
             if not ex.markets:
                 await self._retry.run(lambda: ex.load_markets(), f"{ex.id} load_markets")
+
+    async def _listed_on(self, exchange_id: str, symbol: str) -> bool | None:
+        """Whether ``exchange_id`` lists ``symbol``; None when its market list cannot be loaded right now."""
+        try:
+            ex = self._client(exchange_id)
+            await self._load_markets(ex)
+        except Exception as exc:  # an outage must not make a real symbol look unknown
+            log.warning("%s market list unavailable: %s", exchange_id, describe_error(exc))
+            return None
+        return symbol in ex.markets
+
+    async def supports(self, symbol: str) -> bool:
+        """True when any configured exchange lists ``symbol`` (a unified symbol) or cannot say right now; from the
+        market lists alone (``load_markets``, once per exchange), before any history is fetched."""
+        answers = await asyncio.gather(*(self._listed_on(e, symbol) for e in self.exchanges))
+        return any(a is not False for a in answers)
+
+    async def _market(self, ex: Any, symbol: str) -> dict[str, Any]:
+        await self._load_markets(ex)
         if symbol not in ex.markets:
             raise ccxt.BadSymbol(f"{display_symbol(symbol)} ({symbol}) is not listed on {ex.id}")
         market: dict[str, Any] = ex.market(symbol)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.market.types import Freshness, MarketSeries
 
@@ -32,4 +32,17 @@ class MarketSource(Protocol):
 
     async def close(self) -> None:
         """Release network sessions; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ListsSymbols(Protocol):
+    """A source that can say, before anything is fetched or computed, whether it has a symbol at all (the ccxt
+    source asks the exchanges' market lists; sim and replay answer from what they hold)."""
+
+    exchanges: tuple[str, ...]
+
+    async def supports(self, symbol: str) -> bool:
+        """True when at least one exchange lists the unified ``symbol``, or when that cannot be told right now
+        (a market list failed to load): then the load itself reports the problem per exchange."""
         ...

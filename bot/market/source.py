@@ -20,14 +20,17 @@ from bot.config import Settings
 from bot.market.ccxt_source import CcxtSource
 from bot.market.errors import MarketError
 from bot.market.replay import load_dataset
-from bot.market.result import MarketSource, SourceResult
+from bot.market.result import ListsSymbols, MarketSource, SourceResult
 from bot.market.series_ops import cut, resample
-from bot.market.sim import synthetic_series
+from bot.market.sim import BASE_PRICE, synthetic_series
 from bot.market.symbols import parse_symbol
 from bot.market.tiers import default_tiers
 from bot.market.types import TIMEFRAME_MS, Freshness, MarketSeries
 
-__all__ = ["CcxtSource", "MarketSource", "ReplaySource", "SimSource", "SourceResult", "make_source"]
+__all__ = [
+    "CcxtSource", "ListsSymbols", "MarketSource", "ReplaySource", "SimSource", "SourceResult", "is_listed",
+    "make_source",
+]
 
 SPECS = "'ccxt', 'sim' or 'replay:DIR'"
 MAX_SIM_CANDLES = 400 * 1440  # a year of 1m candles is plenty for any window
@@ -81,6 +84,14 @@ class SimSource:
             fresh.append(Freshness(ex, True, s.last_close_time, end))
         return SourceResult(series=series, freshness=fresh)
 
+    async def supports(self, symbol: str) -> bool:
+        """The synthetic market lists the coins it has a price model for (``sim.BASE_PRICE``: BTC and ETH), linear
+        and inverse."""
+        try:
+            return parse_symbol(symbol).split("/", 1)[0] in BASE_PRICE
+        except MarketError:
+            return False
+
     async def close(self) -> None:
         """Nothing to release."""
 
@@ -122,8 +133,27 @@ class ReplaySource:
                           "" if out.n else "no candles of the dataset in the requested window")
         return SourceResult(series=[out] if out.n else [], freshness=[fresh])
 
+    async def supports(self, symbol: str) -> bool:
+        """Only the dataset's own symbol."""
+        try:
+            return parse_symbol(symbol) == parse_symbol(self.series.symbol)
+        except MarketError:
+            return symbol == self.series.symbol
+
     async def close(self) -> None:
         """Nothing to release."""
+
+
+async def is_listed(source: object, symbol: str) -> bool:
+    """Ask ``source`` (or the source a wrapper such as ``StoredSource`` holds as ``inner``) whether it has
+    ``symbol`` at all (``ListsSymbols.supports``). True when no source in the chain can tell."""
+    for _ in range(8):  # wrappers are one or two deep; never loop forever on a cycle
+        if isinstance(source, ListsSymbols):
+            return await source.supports(symbol)
+        source = getattr(source, "inner", None)
+        if source is None:
+            break
+    return True
 
 
 def check_exchange_ids(exchanges: Sequence[str]) -> tuple[str, ...]:
