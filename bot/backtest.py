@@ -199,6 +199,9 @@ def run_backtest(
     if prediction not in ("forecast", "pending"):
         raise LiqmapError(f"unknown prediction {prediction!r}; use forecast or pending")
     step_ms, horizon_ms, bar_ms = parse_duration(step), parse_duration(horizon), parse_duration(bar)
+    for name, value in (("step", step_ms), ("horizon", horizon_ms), ("bar", bar_ms)):
+        if value <= 0:
+            raise LiqmapError(f"--{name} must be longer than zero")
     try:
         span = window_ms(window)
     except ValueError as exc:
