@@ -146,7 +146,7 @@ async def run_app(settings: Settings, *, once: bool = False, clock: Clock = wall
             telegram = await start_telegram(settings, service, receive_updates=not once)
             dispatcher.notifiers["telegram"] = telegram.notifier
         if discord_runner is not None:
-            await discord_runner.start()
+            await discord_runner.start(receive_events=not once)  # the gateway only on the lease holder
             if once:
                 await discord_runner.wait_logged_in()
         if once:

@@ -5,6 +5,11 @@ sendPhoto (multipart, keeping the PNG bytes), editMessageMedia, editMessageCapti
 setMyCommands, deleteWebhook, setWebhook, getChatMember and close/logOut. Every call is recorded (method, decoded
 parameters, uploaded files, time). ``fail(method, ...)`` injects a 429 with ``retry_after``, a 403, a 400 or a
 timeout (the call is delivered, then the answer hangs). Point PTB at it with ``base_url(server.base_url)``.
+
+Like the real Bot API, a getUpdates that arrives while another one is still waiting ends the waiting one with
+409 "Conflict: terminated by other getUpdates request" (counted in ``poll_conflicts``; a poll whose client hung up
+no longer counts as waiting), and ``migrate(old, new)`` turns a group into a supergroup: sends to the old id are
+answered 400 with ``parameters.migrate_to_chat_id``.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class BotApiStandin:
     pushed_at: dict[int, float] = field(default_factory=dict)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     max_poll_s: float = 0.25  # long polls end early (allowed by the API) so tests stop quickly
+    migrated: dict[int, int] = field(default_factory=dict)  # old group id -> its supergroup's id
+    poll_conflicts: int = 0  # getUpdates that found another one still waiting (the waiting one got 409)
+    max_polls_in_flight: int = 0
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -66,6 +74,7 @@ class BotApiStandin:
         self._faults: dict[str, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
         self._hanging: set[asyncio.Task[Any]] = set()
+        self._polls: list[tuple[asyncio.Event, web.Request]] = []  # waiting getUpdates: (terminated, request)
         self.port = 0
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
@@ -96,6 +105,11 @@ class BotApiStandin:
              hang_s: float = 2.0) -> None:
         """The next ``times`` calls of ``method`` fail with ``kind`` ('429', '403', '400', 'timeout')."""
         self._faults.setdefault(method, []).extend(Fault(kind, retry_after, description, hang_s) for _ in range(times))
+
+    def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group ``old_chat_id`` was upgraded to the supergroup ``new_chat_id``: sends to the old id fail with
+        400 and ``parameters.migrate_to_chat_id``, as the Bot API answers."""
+        self.migrated[old_chat_id] = new_chat_id
 
     def user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}", "language_code": "en"}
@@ -187,7 +201,13 @@ class BotApiStandin:
             return self._error(call.status, fault)
         handler = getattr(self, f"_m_{method}", None)
         if method == "getUpdates":
-            return web.json_response({"ok": True, "result": await self._get_updates(params)})
+            return await self._get_updates(request, call)
+        new_id = self._migrated_to(params)
+        if new_id is not None:
+            call.status = 400
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                                      "parameters": {"migrate_to_chat_id": new_id}}, status=400)
         if handler is None and method not in ANSWERS:
             call.status = 404
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
@@ -228,18 +248,42 @@ class BotApiStandin:
                     params[key] = json.loads(params[key])
         return params, files
 
-    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        offset = int(params.get("offset") or 0)
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        deadline = time.monotonic() + min(float(params.get("timeout") or 0), self.max_poll_s)
-        while not self._updates and time.monotonic() < deadline:
-            self._new_update.clear()
-            try:
-                await asyncio.wait_for(self._new_update.wait(), timeout=max(deadline - time.monotonic(), 0.001))
-            except TimeoutError:
-                break
-        limit = int(params.get("limit") or 100)
-        return self._updates[:limit]
+    def _migrated_to(self, params: dict[str, Any]) -> int | None:
+        try:
+            chat_id = int(params.get("chat_id", 0))
+        except (TypeError, ValueError):
+            return None
+        return self.migrated.get(chat_id)
+
+    async def _get_updates(self, request: web.Request, call: Call) -> web.Response:
+        """Long poll; a newer getUpdates ends this one with 409 (Telegram's rule), a hang-up ends it silently."""
+        self._polls = [(ended, req) for ended, req in self._polls if not ended.is_set() and not _hung_up(req)]
+        if self._polls:
+            self.poll_conflicts += 1
+            for waiting, _ in self._polls:
+                waiting.set()
+        terminated = asyncio.Event()
+        self._polls.append((terminated, request))
+        self.max_polls_in_flight = max(self.max_polls_in_flight, len(self._polls))
+        try:
+            params = call.params
+            offset = int(params.get("offset") or 0)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            deadline = time.monotonic() + min(float(params.get("timeout") or 0), self.max_poll_s)
+            while not self._updates and not terminated.is_set() and time.monotonic() < deadline:
+                if _hung_up(request):
+                    break  # the client gave up on this poll (its process stopped or died)
+                self._new_update.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), timeout=min(max(deadline - time.monotonic(),
+                                                                                   0.001), 0.02))
+            if terminated.is_set():
+                call.status = 409
+                return web.json_response({"ok": False, "error_code": 409, "description": CONFLICT}, status=409)
+            limit = int(params.get("limit") or 100)
+            return web.json_response({"ok": True, "result": self._updates[:limit]})
+        finally:
+            terminated.set()
 
     def _bot_user(self) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "liqmap", "username": self.username,
@@ -306,6 +350,12 @@ class BotApiStandin:
         return call.files[str(call.params["media"]["media"]).removeprefix("attach://")]
 
 
+def _hung_up(request: web.Request) -> bool:
+    """True once the client closed the connection of ``request``."""
+    return request.transport is None or request.transport.is_closing()
+
+
+CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 ANSWERS: dict[str, Any] = {
     "answerCallbackQuery": True,
     "setMyCommands": True,
