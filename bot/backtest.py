@@ -201,7 +201,7 @@ def run_backtest(
     step_ms, horizon_ms, bar_ms = parse_duration(step), parse_duration(horizon), parse_duration(bar)
     for name, value in (("step", step_ms), ("horizon", horizon_ms), ("bar", bar_ms)):
         if value <= 0:
-            raise LiqmapError(f"--{name} must be longer than zero")
+            raise LiqmapError(f"--{name} {value}ms: it must be positive")
     try:
         span = window_ms(window)
     except ValueError as exc:
