@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -48,9 +48,17 @@ class Settings(BaseSettings):
         60.0, gt=0, le=86_400, allow_inf_nan=False, description="Interval of the periodic job, seconds."
     )
     sim_seed: int = Field(7, description="Seed of the synthetic market.")
+    retention_days: int = Field(
+        30, ge=1, description="Days of alert history and cluster snapshots kept (market data: 45 days, ticks: 2)."
+    )
 
     exchange_api_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Optional per-exchange API keys (JSON: {exchange: key}) for live tiers."
+    )
+    exchange_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Extra ccxt options per exchange (JSON: {exchange: {option: value}}), e.g. other API URLs "
+        "for a proxy or regional endpoint.",
     )
     exchange_api_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Optional per-exchange API secrets (JSON: {exchange: secret})."
