@@ -190,12 +190,11 @@ class CcxtSource:
             cached = self._cache.get(key)
             first_open = -(-since // tf) * tf  # the first candle the request can contain
             if cached is not None and cached.n and cached.timestamp[0] <= first_open:
-                start = cached.last_close_time  # only the new tail
-                if start + tf <= end:
-                    new, notes = await self._fetch(ex, market, timeframe, start, end, now)
-                    cached = merge(cached, new)
-                else:
-                    notes = []
+                # Only the tail, from the newest candle again: every load asks the exchange, so an outage shows
+                # at the next tick instead of hiding behind the cache until a new candle is due.
+                start = max(int(cached.timestamp[-1]), cached.last_close_time - tf)
+                new, notes = await self._fetch(ex, market, timeframe, start, end, now)
+                cached = merge(cached, new)
             else:
                 cached, notes = await self._fetch(ex, market, timeframe, since, end, now)
             if cached.n == 0:

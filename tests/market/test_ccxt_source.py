@@ -102,10 +102,24 @@ async def test_second_load_fetches_only_the_new_tail(stand_in: ExchangeServer) -
     for s in second.series:
         np.testing.assert_array_equal(s.timestamp, expected_opens(since, stand_in.tape.now_ms, TF5))
     (kl,) = stand_in.requests("binanceusdm", "/klines")
-    assert int(kl.query["startTime"]) == last_close  # only since the last cached candle
+    assert int(kl.query["startTime"]) == last_close - TF5  # only the tail, from the newest cached candle
     (bk,) = stand_in.requests("bybit", "/kline")
-    assert int(bk.query["start"]) == last_close
+    assert int(bk.query["start"]) == last_close - TF5
     assert not stand_in.requests("bybit", "instruments-info")  # markets are not reloaded
+
+
+async def test_every_load_asks_the_exchange_so_an_outage_shows_at_once(stand_in: ExchangeServer) -> None:
+    """Even when no new candle is due, a load asks for the tail: a failing exchange is reported at the next tick,
+    not up to one candle later."""
+    source = source_for(stand_in, "binanceusdm")
+    try:
+        await source.load(SYMBOL, "5m", NOW - DAY)
+        stand_in.fail("binanceusdm", 503)
+        stand_in.tape.now_ms += 1_000  # no new 5m candle is due
+        result = await source.load(SYMBOL, "5m", NOW - DAY)
+    finally:
+        await source.close()
+    assert not result.freshness[0].ok and result.series == []
 
 
 @pytest.mark.parametrize("status", [429, 503])
