@@ -1,7 +1,11 @@
-"""Maintenance-margin tier tables: the documented default (``bot/data/binance_btc_tiers.json``) and
+"""Maintenance-margin tier tables: the documented defaults (``bot/data/binance_btc_tiers.json`` for linear
+USDT-margined perpetuals, ``bot/data/binance_btcusd_coinm_tiers.json`` for inverse coin-margined ones) and
 conversion of ccxt's unified leverage-tier structure into ``LeverageTier`` tuples.
 
 A tier applies to position notional in ``[floor_usd, cap_usd)``; maintenance margin = notional * mmr - cum.
+Units follow the contract's margin: USD for linear contracts; the coin (BTC) for inverse ones, as Binance COIN-M
+and Bybit inverse brackets are stated (the ``*_usd`` fields then hold BTC; ``bot.model.liquidation`` looks the
+tier up by the notional in the coin).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from bot.market.errors import MarketError
+from bot.market.errors import MarketError, SymbolError
+from bot.market.symbols import is_inverse, parse_symbol
 from bot.market.types import LeverageTier
 
 DEFAULT_TABLE = "binance_btc_tiers.json"
+DEFAULT_INVERSE_TABLE = "binance_btcusd_coinm_tiers.json"
 
 
 def _cums(floors: Sequence[float], mmrs: Sequence[float]) -> list[float]:
@@ -27,16 +33,18 @@ def _cums(floors: Sequence[float], mmrs: Sequence[float]) -> list[float]:
     return cums
 
 
-@lru_cache(maxsize=1)
-def _default_table() -> tuple[LeverageTier, ...]:
-    raw = json.loads(resources.files("bot.data").joinpath(DEFAULT_TABLE).read_text(encoding="utf-8"))
+@lru_cache(maxsize=2)
+def _table(name: str) -> tuple[LeverageTier, ...]:
+    """A packaged tier table; its ``unit`` (``USD`` or ``BTC``) names the floor/cap keys (``floor_usd``...)."""
+    raw = json.loads(resources.files("bot.data").joinpath(name).read_text(encoding="utf-8"))
+    unit = str(raw.get("unit", "USD")).lower()
     rows = raw["tiers"]
-    floors = [float(r["floor_usd"]) for r in rows]
+    floors = [float(r[f"floor_{unit}"]) for r in rows]
     mmrs = [float(r["mmr"]) for r in rows]
     return tuple(
         LeverageTier(
             floor_usd=floors[i],
-            cap_usd=math.inf if r["cap_usd"] is None else float(r["cap_usd"]),
+            cap_usd=math.inf if r[f"cap_{unit}"] is None else float(r[f"cap_{unit}"]),
             mmr=mmrs[i],
             max_leverage=float(r["max_leverage"]),
             cum_usd=c,
@@ -46,12 +54,16 @@ def _default_table() -> tuple[LeverageTier, ...]:
 
 
 def default_tiers(symbol: str = "BTC/USDT:USDT") -> tuple[LeverageTier, ...]:
-    """The documented default tier table (Binance-style BTC/USDT:USDT brackets; see the JSON's ``_about``).
+    """The documented default tier table for ``symbol`` (see each JSON's ``_about``): Binance BTCUSDT brackets
+    (USD) for linear perpetuals, Binance COIN-M BTCUSD_PERP brackets (BTC) for inverse ones (``BTC/USD:BTC``).
 
-    It is used for every symbol that has no live table: treat it as an approximation elsewhere.
+    They are used for every symbol of that kind that has no live table: treat them as an approximation elsewhere.
     """
-    del symbol  # one documented table for now; kept in the signature so callers need not change later
-    return _default_table()
+    try:
+        inverse = is_inverse(parse_symbol(symbol))
+    except SymbolError:
+        inverse = is_inverse(symbol)
+    return _table(DEFAULT_INVERSE_TABLE if inverse else DEFAULT_TABLE)
 
 
 def _num(value: Any, what: str) -> float:
@@ -81,9 +93,10 @@ def _info_cum(info: Any) -> float | None:
 def tiers_from_ccxt(raw: Sequence[Mapping[str, Any]], scale: float = 1.0) -> tuple[LeverageTier, ...]:
     """Convert ccxt's unified tiers (``minNotional``, ``maxNotional``, ``maintenanceMarginRate``,
     ``maxLeverage``, ``info``) into ``LeverageTier``s sorted by floor, taking ``cum`` from ``info`` when the
-    exchange gives it and computing it otherwise. Notional is in the quote currency (USD for linear
-    contracts). ``scale`` converts the exchange's unit to USD (OKX: contracts → contract size × price), in
-    which case the exchange's own ``cum`` is not used. Returns ``()`` for an empty list; raises ``MarketError``
+    exchange gives it and computing it otherwise. Notional is in the unit the exchange states it in: the quote
+    currency (USD) for linear contracts, the coin for inverse ones (Binance COIN-M ``qtyFloor``). ``scale``
+    converts the exchange's unit to USD (OKX: contracts → contract size × price), in which case the exchange's
+    own ``cum`` is not used. Returns ``()`` for an empty list; raises ``MarketError``
     on non-numeric fields or a non-positive ``scale``."""
     if not (scale > 0 and math.isfinite(scale)):
         raise MarketError(f"leverage tiers: cannot convert to USD with scale {scale!r}")

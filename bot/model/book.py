@@ -2,9 +2,10 @@
 
 Each (candle j, leverage l, side) cohort opened ``deposit_j * side_share_j * weight_l`` USD with entries spread
 uniformly over the candle's [low, high], hence liquidation prices spread uniformly over [low*k_l, high*k_l]
-(k_l from the isolated-margin formula). A long level is liquidated once a *later* candle's low reaches it
-(LP >= running min of later lows), a short level once a later high reaches it; the survivors are the interval
-clipped at that running extreme. Survivors shrink with every later OI fall (``close_factor``) and with the decay.
+(k_l from the isolated-margin formula of the contract: linear, or inverse for coin-margined contracts).
+A long level is liquidated once a *later* candle's low reaches it (LP >= running min of later lows), a short
+level once a later high reaches it; the survivors are the interval clipped at that running extreme. Survivors
+shrink with every later OI fall (``close_factor``) and with the decay.
 """
 
 from __future__ import annotations
@@ -39,13 +40,20 @@ class Cohorts:
 def side_cohorts(
     flows: Flows, side: int, params: ModelParams, tiers: tuple[LeverageTier, ...] = ()
 ) -> Cohorts:
-    """Cohort intervals for ``side`` (+1 long, -1 short) of every window candle: shapes (n, v)."""
+    """Cohort intervals for ``side`` (+1 long, -1 short) of every window candle: shapes (n, v).
+
+    Linear contracts: one factor per leverage, (v,). Inverse ones pick the tier by the typical position's notional
+    in the coin at each candle's close, so the factors are (n, v) (identical rows unless a tier boundary is crossed).
+    """
     levs = np.asarray(params.leverages, dtype=np.float64)
-    k = liq_factors(levs, side, params.typical_position_usd, tiers)
+    if flows.inverse:
+        k = liq_factors(levs, side, params.typical_position_usd, tiers, inverse=True, price=flows.close[:, None])
+    else:
+        k = liq_factors(levs, side, params.typical_position_usd, tiers)[None, :]
     weights = np.asarray(params.weights, dtype=np.float64)
     share = flows.long_share if side > 0 else 1.0 - flows.long_share
-    lo = flows.low[:, None] * k[None, :]
-    hi = flows.high[:, None] * k[None, :]
+    lo = flows.low[:, None] * k
+    hi = flows.high[:, None] * k
     min_w = params.min_width_frac * flows.close[:, None]
     pad = np.maximum(min_w - (hi - lo), 0.0) / 2.0
     mass = (flows.deposit * share)[:, None] * weights[None, :]

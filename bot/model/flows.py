@@ -39,6 +39,7 @@ class Flows:
         long_share: (n,) fraction of ``deposit`` opened as longs, in [0, 1].
         close_factor: (n,) multiplier in (0, 1] applied at candle k to positions opened before k.
         notes: human-readable remarks on proxies used.
+        inverse: True for an inverse (coin-margined) contract, whose positions liquidate by the inverse formula.
     """
 
     close_time: I64
@@ -49,6 +50,7 @@ class Flows:
     long_share: F64
     close_factor: F64
     notes: tuple[str, ...] = ()
+    inverse: bool = False
 
     @property
     def n(self) -> int:
@@ -220,6 +222,7 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
         long_share=_long_share(series, sl, params),
         close_factor=close_factor.astype(np.float64),
         notes=tuple(notes),
+        inverse=series.contract == "inverse",
     )
 
 

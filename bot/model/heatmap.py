@@ -9,6 +9,7 @@ step per column, never per candle or per level.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -65,10 +66,10 @@ def heatmap(
     block = np.searchsorted(times, flows.close_time, side="left").astype(np.int64)
     keep = block < t
     if not keep.all():
-        flows = Flows(
-            close_time=flows.close_time[keep], low=flows.low[keep], high=flows.high[keep], close=flows.close[keep],
-            deposit=flows.deposit[keep], long_share=flows.long_share[keep], close_factor=flows.close_factor[keep],
-            notes=flows.notes,
+        flows = replace(
+            flows, close_time=flows.close_time[keep], low=flows.low[keep], high=flows.high[keep],
+            close=flows.close[keep], deposit=flows.deposit[keep], long_share=flows.long_share[keep],
+            close_factor=flows.close_factor[keep],
         )
         block = block[keep]
     lam = math.log(2.0) / (params.half_life_h * 3_600_000.0) if params.half_life_h > 0 else 0.0

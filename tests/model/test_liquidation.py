@@ -1,4 +1,4 @@
-"""Liquidation-price formulas: Binance isolated margin by hand, one-way cross against real exchange values."""
+"""Liquidation-price formulas against real exchange values: USDT-M isolated and one-way cross (positions.json)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ from bot.model.liquidation import (
     tier_lookup,
 )
 from tests.conftest import shared_dataset
-
-
-def test_isolated_long_and_short_first_tier() -> None:
-    # 10x long of 10k USD at 60k: MMR 0.4%, cum 0 -> 60000 * (1 - 0.1) / (1 - 0.004).
-    assert isolated_liq_price(60_000.0, 10.0, 1, 10_000.0) == pytest.approx(60_000 * 0.9 / 0.996, rel=1e-12)
-    assert isolated_liq_price(60_000.0, 10.0, -1, 10_000.0) == pytest.approx(60_000 * 1.1 / 1.004, rel=1e-12)
 
 
 def test_isolated_uses_tier_cum() -> None:
@@ -54,6 +48,23 @@ def _positions() -> list[dict[str, Any]]:
     raw = json.loads(path.read_text())
     cases = next(v for v in raw.values() if isinstance(v, list))
     return [p for case in cases for p in case["parsedResponse"]]
+
+
+def test_isolated_formula_matches_binance_usdt_m_positions() -> None:
+    # Real Binance USDT-M BTCUSDT positions with the exchange's own liquidation price. With one position on the
+    # account, the one-way formula is the isolated one with the wallet balance as the position's margin: ccxt's
+    # ``collateral`` (the balance implied by the exchange's price), i.e. leverage = entry notional / collateral.
+    linear = [p for p in _positions() if p["symbol"] == "BTC/USDT:USDT"]
+    assert len(linear) == 2
+    for p in linear:
+        notional = float(p["contracts"]) * float(p["entryPrice"])
+        leverage = notional / float(p["collateral"])
+        lp = isolated_liq_price(p["entryPrice"], leverage, 1 if p["side"] == "long" else -1, notional)
+        assert float(lp) == pytest.approx(float(p["liquidationPrice"]), rel=1e-9)
+        # The tier the formula picked is the exchange's: maintMargin = notional x MMR (cum 0) at the mark price.
+        mmr, cum = tier_lookup(float(p["notional"]))
+        assert float(cum) == 0.0
+        assert float(p["info"]["maintMargin"]) == pytest.approx(float(p["notional"]) * float(mmr), rel=1e-8)
 
 
 def test_cross_formula_matches_binance_linear() -> None:
