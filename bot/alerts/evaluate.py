@@ -38,14 +38,16 @@ class Evaluation:
 
 
 def cluster_arrays(m: LiqMap) -> ClusterArrays:
-    """The map's K clusters as arrays."""
+    """The map's K clusters as arrays; ``side_share`` is each cluster's USD over its own side's pending USD."""
     cs = m.clusters
+    side_total = {"long": m.total_long_usd, "short": m.total_short_usd}
     return ClusterArrays(
         is_long=np.array([c.side == "long" for c in cs], dtype=bool),
         low=np.array([c.low for c in cs], dtype=np.float64),
         high=np.array([c.high for c in cs], dtype=np.float64),
         usd=np.array([c.usd for c in cs], dtype=np.float64),
-        share=np.array([c.share for c in cs], dtype=np.float64),
+        side_share=np.array([c.usd / side_total[c.side] if side_total[c.side] > 0 else 0.0 for c in cs],
+                            dtype=np.float64),
     )
 
 

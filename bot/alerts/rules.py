@@ -7,7 +7,7 @@ proximity and distance in percent of price.
 Rules (see docs/alerts.md):
 - distance of a cluster = its near edge's distance from price, unsigned %: long (below) ``(price - high) / price``,
   short (above) ``(low - price) / price``; price inside (or beyond) the cluster gives 0.
-- approach fires when distance <= proximity, usd >= min_usd, share >= min_share, the side is allowed, the
+- approach fires when distance <= proximity, usd >= min_usd, side_share >= min_share, the side is allowed, the
   (subscription, cluster) pair is armed and the subscription's cooldown has passed. At most one approach alert per
   subscription per tick: the nearest qualifying cluster (ties: the bigger one).
 - a fired pair is disarmed; it re-arms when distance > 2 x proximity, or when the cluster is swept.
@@ -43,13 +43,14 @@ def side_bits(sides: str) -> int:
 
 @dataclass(frozen=True)
 class ClusterArrays:
-    """K clusters of one map: ``is_long`` (K,) bool, ``low``/``high``/``usd`` (K,) USD, ``share`` (K,) 0..1."""
+    """K clusters of one map: ``is_long`` (K,) bool, ``low``/``high``/``usd`` (K,) USD, ``side_share`` (K,) 0..1: the
+    cluster's USD over all pending USD of its own side (what ``min 5%`` in an alert means)."""
 
     is_long: B
     low: F64
     high: F64
     usd: F64
-    share: F64
+    side_share: F64
 
     @property
     def k(self) -> int:
@@ -116,7 +117,7 @@ def evaluate_approach(
         return ApproachResult(empty, armed.copy(), empty.copy(), dist)
     prox = subs.proximity_pct[:, None]  # (N, 1)
     side_bit = np.where(clusters.is_long, SIDE_LONG, SIDE_SHORT)[None, :]  # (1, K)
-    size_ok = (clusters.usd[None, :] >= subs.min_usd[:, None]) & (clusters.share[None, :] >= subs.min_share[:, None])
+    size_ok = (clusters.usd[None, :] >= subs.min_usd[:, None]) & (clusters.side_share[None, :] >= subs.min_share[:, None])
     side_ok = (subs.side_mask[:, None] & side_bit) != 0
     near = dist[None, :] <= prox
     cooled = (now_ms - subs.last_alert_ms) >= subs.cooldown_ms  # (N,)

@@ -65,7 +65,7 @@ def sub_line(s: SubscriptionRec) -> str:
     if s.min_usd > 0:
         parts.append(f"min {fmt_usd(s.min_usd)}")
     if s.min_share > 0:
-        parts.append(f"min {fmt_pct(100 * s.min_share, 0, signed=False)} of side")
+        parts.append(f"min {100 * s.min_share:.4g}% of its side")  # exactly as given: 15.6% stays 15.6%
     parts.append("both sides" if s.sides == "both" else s.sides)
     parts.append(f"cooldown {s.cooldown_s // 60}m")
     if not s.enabled:

@@ -25,7 +25,7 @@ def clusters() -> ClusterArrays:
         low=np.array([99_000.0, 102_000.0, 99_700.0]),
         high=np.array([99_500.0, 103_000.0, 99_800.0]),
         usd=np.array([200e6, 300e6, 5e6]),
-        share=np.array([0.30, 0.40, 0.01]),
+        side_share=np.array([0.30, 0.40, 0.01]),
     )
 
 

@@ -14,7 +14,7 @@ def two() -> ClusterArrays:
         low=np.array([99_000.0, 101_000.0]),
         high=np.array([99_500.0, 101_500.0]),
         usd=np.array([100e6, 100e6]),
-        share=np.array([0.2, 0.2]),
+        side_share=np.array([0.2, 0.2]),
     )
 
 
@@ -35,7 +35,7 @@ def test_closer_and_bigger_score_higher() -> None:
     far = score_clusters(two(), np.array([2.5, 2.5]), ctx).score
     assert (near > far).all()
     big = two()
-    big = ClusterArrays(big.is_long, big.low, big.high, big.usd * 3, big.share)
+    big = ClusterArrays(big.is_long, big.low, big.high, big.usd * 3, big.side_share)
     assert (
         score_clusters(big, np.array([1.0, 1.0]), ctx).score > score_clusters(two(), np.array([1.0, 1.0]), ctx).score
     ).all()

@@ -154,3 +154,20 @@ def test_price_path_uses_wicks_not_closes() -> None:
                path_high=np.array([101.0, 100.0, 104.0]))
     assert price_path(m, 1_000) == (95.0, 104.0)  # the closes alone would give (99.0, 100.0)
     assert price_path(m, 3_000) == (100.0, 100.0)
+
+
+async def test_min_share_means_share_of_the_side_as_documented(app: App, server: FaultyExchangeServer) -> None:
+    """Defect 4: ``min X%`` is the cluster's share of its own side's pending USD, everywhere, shown as given."""
+    m = (await app.engine.compute(SYMBOL, "24h", at_ms=server.tape.now_ms)).map
+    biggest = max((c for c in m.clusters if c.side == "long"), key=lambda c: c.usd)
+    of_side, of_all = 100 * biggest.usd / m.total_long_usd, 100 * biggest.share
+    assert of_all + 0.2 < of_side  # the two meanings differ here
+    wanted = round((of_all + of_side) / 2, 1)
+    reply = await app.service.alert_add(chat(1), f"BTC 20% min {wanted}% side long")
+    assert not reply.error and f"min {wanted:g}% of its side" in reply.text, reply.text
+    await app.job.tick()
+    alerted = {a.cluster_id for a in alerts(app.db)}
+    longs = {c.id: c for c in m.clusters if c.side == "long"}
+    assert alerted and alerted <= set(longs)
+    assert all(100 * longs[cid].usd / m.total_long_usd >= wanted for cid in alerted)
+    assert any(100 * longs[cid].share < wanted for cid in alerted)  # qualifies of its side, not of all
