@@ -117,7 +117,9 @@ def evaluate_approach(
         return ApproachResult(empty, armed.copy(), empty.copy(), dist)
     prox = subs.proximity_pct[:, None]  # (N, 1)
     side_bit = np.where(clusters.is_long, SIDE_LONG, SIDE_SHORT)[None, :]  # (1, K)
-    size_ok = (clusters.usd[None, :] >= subs.min_usd[:, None]) & (clusters.side_share[None, :] >= subs.min_share[:, None])
+    size_ok = (clusters.usd[None, :] >= subs.min_usd[:, None]) & (
+        clusters.side_share[None, :] >= subs.min_share[:, None]
+    )
     side_ok = (subs.side_mask[:, None] & side_bit) != 0
     near = dist[None, :] <= prox
     cooled = (now_ms - subs.last_alert_ms) >= subs.cooldown_ms  # (N,)
