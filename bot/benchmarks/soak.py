@@ -7,7 +7,9 @@ Reported: ``soak_rss_growth_mb`` (resident memory after the run minus after a wa
 ``soak_errors`` (failed ticks, keys that could not be evaluated, commands not answered with a chart; target 0),
 ``soak_p50_ms`` / ``soak_p95_ms`` (``/liqmap`` reply latency: update queued at the server → ``sendPhoto`` received),
 ``soak_tick_p50_ms`` / ``soak_tick_p95_ms`` (one job tick), ``soak_ticks``, ``soak_subs``, ``soak_commands`` and
-``soak_alerts_queued``.
+``soak_alerts_queued``. Retention runs every tick with a compressed policy (history and ticks kept 10 ticks), and
+``soak_history_rows_mid`` / ``soak_history_rows_end`` count the snapshot and tick rows half-way and at the end: equal
+when the database stays bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from bot.market.source import SimSource
 from bot.render import RenderCache
 from bot.storage import chats, migrate, subscriptions
 from bot.storage.db import Database
+from bot.storage.models import ClusterSnapshot, JobTick
+from bot.storage.retention import RetentionPolicy
 
 log = logging.getLogger(__name__)
 START_MS = 1_780_000_000_000
@@ -84,6 +88,15 @@ async def _commands(server: Any, users: range) -> tuple[list[float], int]:
     return latencies, errors
 
 
+def history_rows(db: Database) -> int:
+    """Cluster snapshot and job tick rows now stored (what retention keeps bounded)."""
+    from sqlalchemy import func, select
+
+    with db.session() as s:
+        return sum(int(s.execute(select(func.count()).select_from(t.__table__)).scalar_one())
+                   for t in (ClusterSnapshot, JobTick))
+
+
 async def _timed_tick(job: AlertJob) -> tuple[TickReport, float]:
     """One tick and its wall time in ms (it shares the event loop with the command load)."""
     t0 = time.perf_counter()
@@ -98,13 +111,16 @@ async def _soak(url: str, ticks: int, subs: int, commands_per_tick: int) -> dict
     now = [START_MS]
     settings = Settings(source="sim", tick_seconds=TICK_MS / 1000, telegram_token=TOKEN,
                         telegram_api_url=server.base_url, _env_file=None)
-    job = AlertJob(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, lambda: now[0], holder="soak")
+    policy = RetentionPolicy(history_ms=10 * TICK_MS, ticks_ms=10 * TICK_MS, every_ms=TICK_MS)
+    job = AlertJob(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, lambda: now[0], holder="soak",
+                   policy=policy)
     service = ChatService(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, render_cache=RenderCache(), job=job)
     runner = TelegramRunner(settings, service, TelegramOptions(poll_timeout_s=1))
     tick_ms: list[float] = []
     reply_ms: list[float] = []
     errors = queued = n_commands = 0
     base_rss = 0.0
+    rows_mid = 0
     try:
         await asyncio.to_thread(seed_subscriptions, db, subs)
         await runner.start()
@@ -128,8 +144,11 @@ async def _soak(url: str, ticks: int, subs: int, commands_per_tick: int) -> dict
             if i + 1 == min(WARMUP_TICKS, ticks):
                 gc.collect()
                 base_rss = rss_mb()
+            if i + 1 == ticks // 2:
+                rows_mid = history_rows(db)
         gc.collect()
         growth = rss_mb() - base_rss
+        rows_end = history_rows(db)
     finally:
         await runner.stop()
         await server.close()
@@ -145,6 +164,8 @@ async def _soak(url: str, ticks: int, subs: int, commands_per_tick: int) -> dict
         "soak_subs": float(subs),
         "soak_commands": float(n_commands),
         "soak_alerts_queued": float(queued),
+        "soak_history_rows_mid": float(rows_mid),
+        "soak_history_rows_end": float(rows_end),
     }
 
 
