@@ -56,7 +56,7 @@ async def wait_for(port: int, proc: subprocess.Popen[str], want: int, deadline_s
     end = time.monotonic() + deadline_s
     last: tuple[int, str] = (0, "")
     while time.monotonic() < end:
-        assert proc.poll() is None, f"liqmap run exited: {proc.communicate()[1][-3000:]}"
+        assert proc.poll() is None, "liqmap run exited early (see run.log)"
         try:
             last = await asyncio.to_thread(get, port, "/healthz")
             body = json.loads(last[1])
@@ -75,8 +75,9 @@ async def test_total_outage_turns_health_503_naming_the_exchanges_and_recovers(
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMAP_")}
     env.update(shipped_env(shipped_settings(tmp_path, live_server)))
     env.update(LIQMAP_TICK_SECONDS="1", LIQMAP_HEALTH_PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = (tmp_path / "run.log").open("w")  # a file, not a pipe: a full pipe would block the process
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, text=True,  # noqa: ASYNC220
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         body = await wait_for(port, proc, 200, 60)
         assert body["down"] == []
@@ -93,7 +94,9 @@ async def test_total_outage_turns_health_503_naming_the_exchanges_and_recovers(
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
