@@ -10,7 +10,9 @@ Delivery guarantee (see docs/alerts.md):
   (one send + one commit long). A send slower than ``lease_ms`` can also be duplicated; keep ``lease_ms`` well above
   the platform timeout.
 - ``SendOutcomeUnknown`` (a timeout after upload) is never resent: marked ``failed`` (at-most-once for that case).
-- ``ChatBlocked``: the chat is deactivated (its subscriptions stop), its queued alerts fail. Transient errors retry
+- ``ChatBlocked``: the chat is deactivated (its subscriptions stop), its queued alerts fail.
+- ``ChatMoved`` (a Telegram group became a supergroup): the chat moves to its new id with its subscriptions and
+  pending alerts, and the alert is sent there once; a second move right away is retried later. Transient errors retry
   with capped exponential backoff up to ``max_attempts``. Alerts older than ``max_age_ms`` are not sent (``failed``,
   "expired"): an old alert would be misleading.
 """
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from bot.alerts.job import Clock, make_worker_id
-from bot.alerts.notifier import ChatBlocked, Notifier, SendOutcomeUnknown, TransientSendError
+from bot.alerts.notifier import ChatBlocked, ChatMoved, Notifier, SendOutcomeUnknown, TransientSendError
 from bot.engine import now_ms as wall_ms
 from bot.ops.metrics import Metrics
 from bot.storage import chats, outbox
@@ -83,6 +85,7 @@ class Dispatcher:
         self.image_for = image_for
         self.metrics = metrics
         self._blocked_now: set[int] = set()
+        self._moved_now: dict[int, ChatRec] = {}  # chat id at claim time -> the chat it moved to (this batch)
 
     async def run_once(self) -> DispatchReport:
         """Claim up to ``batch`` due alerts and try each once."""
@@ -97,9 +100,14 @@ class Dispatcher:
         for alert in claimed:
             chat = chat_map.get(alert.chat_id)
             await self._deliver(alert, chat, report)
-            if chat is not None and chat.active and report.blocked and chat.id in self._blocked_now:
-                chat_map[chat.id] = replace(chat, active=False)  # later alerts of this batch fail, not resent
+            if chat is None:
+                continue
+            now_at = self._moved_now.get(chat.id, chat)  # later alerts of this batch go to the new id
+            if now_at.active and now_at.id in self._blocked_now:
+                now_at = replace(now_at, active=False)  # later alerts of this batch fail, not resent
+            chat_map[chat.id] = now_at
         self._blocked_now.clear()
+        self._moved_now.clear()
         if self.metrics is not None:
             self.metrics.record_dispatch(report.sent, report.failed, report.retried)
         return report
@@ -135,7 +143,14 @@ class Dispatcher:
             return
         try:
             png = await self.image_for(alert) if self.image_for is not None else None
-            message_id = await notifier.send(chat.external_id, alert.text, png, side=alert.side)
+            try:
+                message_id = await notifier.send(chat.external_id, alert.text, png, side=alert.side)
+            except ChatMoved as moved:
+                chat = await self._move(alert, chat, moved)
+                message_id = await notifier.send(chat.external_id, alert.text, png, side=alert.side)  # once
+        except ChatMoved as exc:  # moved again at once: the next attempt starts from the newest id
+            await self._retry(alert, f"chat moved again: {exc}", None, report)
+            return
         except ChatBlocked as exc:
             log.warning("chat %s/%s blocked the bot: %s; deactivating it", chat.platform, chat.external_id, exc)
             await asyncio.to_thread(self._blocked, alert, chat, str(exc) or "blocked")
@@ -158,6 +173,26 @@ class Dispatcher:
             report.sent += 1
         else:
             log.warning("alert %d sent (message %s) but its claim was lost: it may be sent twice", alert.id, message_id)
+
+    async def _move(self, alert: AlertRec, chat: ChatRec, moved: ChatMoved) -> ChatRec:
+        """Move ``chat`` (subscriptions, pending alerts) to its new id; the chat to resend to. ``ChatBlocked`` when
+        the chat is gone or the chat at the new id is inactive."""
+
+        def write() -> ChatRec | None:
+            with self.db.session() as s:
+                return chats.move_chat(s, chat.platform, chat.id, moved.new_external_id)
+
+        now_at = await asyncio.to_thread(write)
+        if now_at is None:
+            raise ChatBlocked(f"{moved}; the chat is no longer registered")
+        log.warning(
+            "chat %s/%s moved to %s (%s): its subscriptions and alerts moved with it; alert %d is resent there",
+            chat.platform, chat.external_id, now_at.external_id, moved, alert.id,
+        )
+        self._moved_now[chat.id] = now_at
+        if not now_at.active:
+            raise ChatBlocked(f"{moved}; the chat there is inactive ({now_at.blocked_reason or 'blocked'})")
+        return now_at
 
     def _mark_sent(self, alert_id: int, message_id: str) -> bool:
         with self.db.session() as s:

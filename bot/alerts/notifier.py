@@ -1,4 +1,4 @@
-"""What the dispatcher needs from a chat platform: one ``send`` and three ways for it to fail."""
+"""What the dispatcher needs from a chat platform: one ``send`` and four ways for it to fail."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ from typing import Protocol
 
 class ChatBlocked(Exception):
     """The chat blocked or removed the bot (Telegram Forbidden, Discord 403/404): deactivate it, never retry."""
+
+
+class ChatMoved(Exception):
+    """The chat lives at another id now (a Telegram group upgraded to a supergroup): move the chat, its subscriptions
+    and pending alerts to ``new_external_id`` and send there (once)."""
+
+    def __init__(self, message: str, new_external_id: str) -> None:
+        super().__init__(message)
+        self.new_external_id = new_external_id
 
 
 class TransientSendError(Exception):
@@ -31,7 +40,7 @@ class Notifier(Protocol):
 
         ``side`` is the alerted cluster's side ('long' | 'short'), for platforms that colour alerts by side.
 
-        Raises ``ChatBlocked``, ``TransientSendError`` or ``SendOutcomeUnknown``; anything else is treated as
-        transient (logged, retried with backoff up to the attempt cap).
+        Raises ``ChatBlocked``, ``ChatMoved``, ``TransientSendError`` or ``SendOutcomeUnknown``; anything else is
+        treated as transient (logged, retried with backoff up to the attempt cap).
         """
         ...

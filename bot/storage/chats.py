@@ -1,13 +1,14 @@
-"""Chats repository: register a chat when it talks to the bot, deactivate it when it blocks/removes the bot."""
+"""Chats repository: register a chat when it talks to the bot, deactivate it when it blocks/removes the bot, move it
+when the platform gives it a new id (a Telegram group upgraded to a supergroup)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.errors import LiqmapError
 from bot.storage.db import now_ms, upsert_insert
-from bot.storage.models import Alert, Chat
+from bot.storage.models import Alert, Chat, Subscription
 from bot.storage.records import CHAT_KINDS, PLATFORMS, ChatRec
 
 
@@ -98,3 +99,36 @@ def set_deliver_to(s: Session, chat_id: int, deliver_to: str | None) -> bool:
     """Route the chat's messages to ``deliver_to`` (e.g. a Discord channel id), or back to itself with None."""
     result = s.execute(update(Chat).where(Chat.id == chat_id).values(deliver_to=deliver_to))
     return bool(getattr(result, "rowcount", 0))
+
+
+def move_chat(s: Session, platform: str, chat_id: int, new_external_id: str) -> ChatRec | None:
+    """The chat ``chat_id`` now lives at ``new_external_id`` (Telegram: a group upgraded to a supergroup): its
+    subscriptions and outbox rows (pending and past) go with it. Returns the chat at the new id.
+
+    Usually the row just takes the new id. When the new id is registered already (someone used the bot in the
+    supergroup first), the old chat merges into it: subscriptions and alerts move over (the per-chat alert limit is
+    not applied to a merge) and the old row is deleted. Idempotent, and safe when two workers move the same chat
+    (both rows are locked; the later one finds it moved). None when neither chat exists.
+    """
+    new_external_id = str(new_external_id)
+    old = s.scalars(select(Chat).where(Chat.id == chat_id).with_for_update()).first()
+    target = s.scalars(
+        select(Chat).where(Chat.platform == platform, Chat.external_id == new_external_id).with_for_update()
+    ).first()
+    if old is None or old.id == (target.id if target is not None else None):
+        return _rec(target) if target is not None else None
+    if target is None:
+        old.external_id = new_external_id
+        s.flush()
+        return _rec(old)
+    s.execute(update(Subscription).where(Subscription.chat_id == old.id).values(chat_id=target.id))
+    s.execute(
+        update(Alert).where(Alert.chat_id == old.id).values(chat_id=target.id).execution_options(
+            synchronize_session=False
+        )
+    )
+    if not target.title and old.title:
+        target.title = old.title
+    s.execute(delete(Chat).where(Chat.id == old.id))
+    s.flush()
+    return _rec(target)

@@ -2,6 +2,8 @@
 dispatcher's outcomes (see ``bot.alerts.notifier``):
 
 - ``Forbidden`` (bot blocked, kicked, chat deleted) and ``BadRequest: chat not found`` → ``ChatBlocked``;
+- ``ChatMigrated`` (the group became a supergroup) → ``ChatMoved`` to the supergroup's id (the dispatcher moves the
+  chat and resends there);
 - ``RetryAfter`` → ``TransientSendError(retry_after_s)`` (the outbox waits as told, the limiter does not block);
 - ``TimedOut`` or a broken connection after the request left → ``SendOutcomeUnknown``: the photo may have arrived,
   so it is never resent blindly;
@@ -19,7 +21,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ExtBot
 
-from bot.alerts.notifier import ChatBlocked, SendOutcomeUnknown, TransientSendError
+from bot.alerts.notifier import ChatBlocked, ChatMoved, SendOutcomeUnknown, TransientSendError
 from bot.chat.telegram.limits import retry_after_s
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class TelegramNotifier:
         except Forbidden as exc:
             raise ChatBlocked(f"Telegram: {exc.message}") from exc
         except ChatMigrated as exc:
-            raise ChatBlocked(f"Telegram: group moved to supergroup {exc.new_chat_id}") from exc
+            raise ChatMoved(f"Telegram: group moved to supergroup {exc.new_chat_id}", str(exc.new_chat_id)) from exc
         except RetryAfter as exc:
             raise TransientSendError(f"Telegram flood limit: {exc.message}", retry_after_s=retry_after_s(exc)) from exc
         except BadRequest as exc:
