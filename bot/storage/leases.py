@@ -1,4 +1,5 @@
-"""Named expiring leases (e.g. "recompute": exactly one replica runs the periodic job per tick).
+"""Named expiring leases: "recompute" (exactly one replica runs the periodic job per tick), "telegram-updates" and
+"discord-gateway" (exactly one replica receives the platform's updates; see ``bot.chat.gateway_lease``).
 
 One atomic statement on both dialects: ``INSERT ... ON CONFLICT (name) DO UPDATE ... WHERE leases.until < now
 OR leases.holder = me RETURNING holder``. A row comes back only when the caller now holds the lease.
