@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_bt = sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
     p_bt.add_argument("--data", required=True, type=Path, help="dataset directory (see docs/datasets.md)")
-    p_bt.add_argument("--step", default="1h")
+    p_bt.add_argument(
+        "--step", help="default 1h; with --alerts the window's candle timeframe, never finer than the dataset's"
+    )
     p_bt.add_argument("--window", default="24h")
     p_bt.add_argument("--horizon", default="24h")
     p_bt.add_argument("--bar", default="1h", help="traded-range score: the bar after each step (default 1h)")
@@ -61,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--halves", action="store_true", help="also score the traded range on each half of the scored span"
     )
     p_bt.add_argument("--json", action="store_true")
-    p_bt.add_argument("--dump", type=Path, help="write each scored step as a JSON line")
+    p_bt.add_argument("--dump", type=Path, help="write each scored step (with --alerts: each alert) as a JSON line")
+    p_bt.add_argument(
+        "--alerts", action="store_true", help="score the alerts: replay an alert spec through the job's alert code"
+    )
+    p_bt.add_argument(
+        "--spec", default="", help="with --alerts: the alert as in chat, e.g. \"1.5%% min 50M side long cooldown 30m\""
+    )
+    p_bt.add_argument("--seed", type=int, default=0, help="with --alerts: seed of the random baseline")
 
     p_rec = sub.add_parser("record", help="record live ccxt data into the dataset format")
     p_rec.add_argument("--exchange", required=True)

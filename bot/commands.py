@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli import print_json, settings_from_args
 from bot.config import Settings, load_settings
@@ -16,6 +17,10 @@ from bot.market.symbols import parse_symbol
 from bot.model.types import window_ms
 from bot.report import format_map_summary
 from bot.timeparse import parse_duration, parse_time
+
+if TYPE_CHECKING:
+    from bot.market.replay import LiquidationBars
+    from bot.market.types import MarketSeries
 
 
 async def compute_map(settings: Settings, symbol: str, window: str, at_ms: int | None) -> MapResult:
@@ -53,20 +58,50 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """``liqmap backtest``: score maps against a dataset's real liquidations (events and/or per-bar totals)."""
+    """``liqmap backtest``: score maps against a dataset's real liquidations (events and/or per-bar totals), or with
+    ``--alerts`` replay an alert spec through the job's alert code and score the alerts."""
     from bot.backtest import run_backtest
     from bot.market.replay import load_dataset, load_liquidation_bars
 
-    for value in (args.step, args.horizon, args.bar):
+    for value in (args.step or "1h", args.horizon, args.bar):
         parse_duration(value)
     window_ms(args.window)
+    if not args.alerts and args.spec:
+        raise LiqmapError("--spec describes an alert: use it with --alerts")
     since = parse_time(args.since) if args.since else None
     until = parse_time(args.until) if args.until else None
     series = load_dataset(args.data)
     bars = load_liquidation_bars(args.data)
+    if args.alerts:
+        return _backtest_alerts(args, series, bars, since, until)
     report = run_backtest(
-        series, bars=bars, step=args.step, window=args.window, horizon=args.horizon, bar=args.bar,
+        series, bars=bars, step=args.step or "1h", window=args.window, horizon=args.horizon, bar=args.bar,
         since=since, until=until, halves=args.halves, dump=args.dump,
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(report.format_table())
+    return 0
+
+
+def _backtest_alerts(
+    args: argparse.Namespace, series: MarketSeries, bars: LiquidationBars | None, since: int | None, until: int | None
+) -> int:
+    """``liqmap backtest --alerts``: ``--spec`` is parsed as the arguments of chat's ``alert add`` after the symbol
+    (``--window`` applies unless the spec names a window)."""
+    from dataclasses import replace
+
+    from bot.backtest_alerts import run_alert_backtest
+    from bot.chat.parse import CommandError, parse_alert_add
+
+    try:
+        spec = parse_alert_add(f"BTC window {args.window} {args.spec}")
+    except CommandError as exc:
+        raise LiqmapError(f"--spec {args.spec!r}: {exc}") from None
+    report = run_alert_backtest(
+        series, replace(spec, symbol=series.symbol), bars=bars, step=args.step, horizon=args.horizon, since=since,
+        until=until, halves=args.halves, seed=args.seed, dump=args.dump,
     )
     if args.json:
         print_json(report.to_json())
