@@ -52,7 +52,7 @@ def walk_into_zone(with_liquidations: bool = True) -> MarketSeries:
     o = np.concatenate(([60_000.0], c[:-1]))
     wick = np.where(np.arange(n) < FLAT_H, 0.004, 0.0003)
     ts = T0 + H * np.arange(n, dtype=np.int64)
-    oi = 1e9 + 5e7 * np.clip(np.arange(n) + 1 - 60, 0, FLAT_H - 60)
+    oi = 1e9 + 5e7 * np.clip(np.arange(n) + 1.0 - 60, 0, FLAT_H - 60).astype(np.float64)
     vol = np.full(n, 100.0)
     extra: dict[str, Any] = {}
     if with_liquidations:
@@ -111,7 +111,7 @@ def test_bars_only_outcome_counts_the_bars_overlapping_the_zone() -> None:
         in_horizon = (series.timestamp >= r.t) & (series.timestamp + H <= r.t + 6 * H)
         overlap = (series.low <= z.high) & (series.high >= z.low)
         assert r.outcome.liquidated_usd == pytest.approx(1e6 * int((in_horizon & overlap).sum()))
-        assert r.outcome.liquidated_usd > 0 and r.mirrored.liquidated_usd == 0.0  # price never traded up there
+        assert (r.outcome.liquidated_usd or 0.0) > 0 and r.mirrored.liquidated_usd == 0.0  # price never went there
     record = zone_record(series, bars)
     assert isinstance(record, BarZones) and record.covers(int(hours[0]), int(hours[0]) + H)
     assert not record.covers(int(hours[-1]) + H, int(hours[-1]) + 2 * H)
