@@ -68,7 +68,8 @@ class Fired:
 @dataclass
 class Replay:
     """What the replay did: ``fired`` approach alerts; ``steps`` evaluated; ``stale`` steps without live data;
-    ``empty`` maps with nothing pending; ``sweeps`` follow-ups sent; ``lo``/``hi`` the first and last step time."""
+    ``empty`` maps with nothing pending; ``sweeps`` follow-ups sent; ``lo``/``hi`` the first and last step time;
+    ``first``/``last`` the first and last evaluated step (None when none was)."""
 
     fired: list[Fired] = field(default_factory=list)
     steps: int = 0
@@ -77,6 +78,8 @@ class Replay:
     sweeps: int = 0
     lo: int = 0
     hi: int = -1
+    first: int | None = None
+    last: int | None = None
 
 
 def _ceil(x: int, step: int) -> int:
@@ -128,6 +131,8 @@ def replay_alerts(
         ev = evaluate_map(m, [sub], states, t, low, high, alert_sweeps=recent)
         prev_at = m.at
         out.steps += 1
+        out.first = t if out.first is None else out.first
+        out.last = t
         for st in ev.states:
             states[(st.subscription_id, st.cluster_id)] = st
         for a in ev.alerts:

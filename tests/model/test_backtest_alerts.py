@@ -31,31 +31,34 @@ from tests.conftest import shared_dataset
 from tests.model.series import T0, random_series
 
 H = 3_600_000
-FLAT_H = 80  # hours of flat price; positions open (OI rises, all taker buys: longs) in hours 60..80
+FLAT_H = 80  # hours of flat price; positions open (OI rises, all taker buys: longs) in its last 20 hours
 # Two leverage buckets: the 20x levels (90% of the notional) are the one dense long zone, ~57.06k..57.41k.
 PARAMS = ModelParams(leverages=(5.0, 20.0), leverage_weights=(0.1, 0.9))
 # Price: flat at 60k, down 0.5%/h into the zone (hour 89) and rests inside it (no sweep: its low is not reached),
 # rallies to ~59.8k (more than 2 x 1% away: the pair re-arms), then down 0.65%/h into the zone again and rests.
-LEGS = ((FLAT_H, 0.0), (9, -0.005), (6, 0.0), (6, 0.007), (4, 0.0), (7, -0.0065), (12, 0.0))
+LEGS = ((9, -0.005), (6, 0.0), (6, 0.007), (4, 0.0), (7, -0.0065))  # after the flat hours, then a rest
 FAR_SHORTS = tuple(80.5 + 6 * k for k in range(8))  # short liquidations at 61k every 6 h: the feed is live
 IN_ZONE = ((89.5, 57_300.0), (113.5, 57_200.0))  # one long liquidation in the zone per approach
 
 
-def walk_into_zone(with_liquidations: bool = True) -> MarketSeries:
-    """1h candles of the market above, with OI; liquidations of 1 BTC each: ``IN_ZONE`` longs inside the zone while
-    price is there, ``FAR_SHORTS`` far above (61k) so that the feed covers the whole span (no 12 h silence)."""
+def walk_into_zone(
+    with_liquidations: bool = True, flat_h: int = FLAT_H, rest_h: int = 12, exchange: str = "testex"
+) -> MarketSeries:
+    """1h candles of the market above (``flat_h`` flat hours, the ``LEGS``, ``rest_h`` hours at rest), with OI.
+    Liquidations of 1 BTC each (only for the default ``flat_h``): ``IN_ZONE`` longs inside the zone while price is
+    there, ``FAR_SHORTS`` far above (61k) so that the feed covers the whole span (no 12 h silence)."""
     close = [60_000.0]
-    for hours, rate in LEGS:
+    for hours, rate in ((flat_h, 0.0), *LEGS, (rest_h, 0.0)):
         close += [close[-1] * (1 + rate) ** (k + 1) for k in range(hours)]
     c = np.array(close[1:])
     n = c.size
     o = np.concatenate(([60_000.0], c[:-1]))
-    wick = np.where(np.arange(n) < FLAT_H, 0.004, 0.0003)
+    wick = np.where(np.arange(n) < flat_h, 0.004, 0.0003)
     ts = T0 + H * np.arange(n, dtype=np.int64)
-    oi = 1e9 + 5e7 * np.clip(np.arange(n) + 1.0 - 60, 0, FLAT_H - 60).astype(np.float64)
+    oi = 1e9 + 5e7 * np.clip(np.arange(n) + 1.0 - (flat_h - 20), 0, 20).astype(np.float64)
     vol = np.full(n, 100.0)
     extra: dict[str, Any] = {}
-    if with_liquidations:
+    if with_liquidations and flat_h == FLAT_H:
         events = sorted([(h, 1, p) for h, p in IN_ZONE] + [(h, -1, 61_000.0) for h in FAR_SHORTS])
         extra = {
             "liq_timestamp": np.array([T0 + int(h * H) for h, _, _ in events], dtype=np.int64),
@@ -64,7 +67,7 @@ def walk_into_zone(with_liquidations: bool = True) -> MarketSeries:
             "liq_amount": np.ones(len(events)),
         }
     return MarketSeries(
-        exchange="testex", symbol="BTC/USDT:USDT", timeframe="1h", timestamp=ts, open=o,
+        exchange=exchange, symbol="BTC/USDT:USDT", timeframe="1h", timestamp=ts, open=o,
         high=np.maximum(o, c) * (1 + wick), low=np.minimum(o, c) * (1 - wick), close=c, volume=vol,
         taker_buy_volume=vol.copy(), oi_timestamp=ts + H, oi_usd=oi, **extra,
     )
