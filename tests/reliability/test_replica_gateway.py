@@ -179,7 +179,6 @@ async def test_one_replica_polls_and_holds_the_gateway_and_hands_over_on_sigkill
         a.proc.wait()
         tg_took = await until(lambda: polls_since(tg, killed + 0.5) > 0, TAKEOVER_S + 5, "b polls Telegram")
         dc_took = await until(lambda: len(dc.identified) == 2, TAKEOVER_S + 5, "b opens a gateway session")
-        print(f"takeover: telegram {tg_took:.1f} s, discord +{dc_took:.1f} s")
         assert tg_took <= TAKEOVER_S and tg_took + dc_took <= TAKEOVER_S + 1, (tg_took, dc_took)
         await answered_once(tg, 12)
 

@@ -98,6 +98,7 @@ class TelegramRunner:
             timing=self.options.lease,
         )
         self._running = False
+        self._polling = False
 
     async def start(self, *, receive_updates: bool = True) -> None:
         """Log in (getMe) and start receiving updates: the webhook, or polling once this replica holds the lease
@@ -130,9 +131,9 @@ class TelegramRunner:
 
     @property
     def polling(self) -> bool:
-        """True while this replica long-polls Telegram (it holds the lease)."""
-        updater = self.application.updater
-        return updater is not None and updater.running and self.settings.telegram_mode != "webhook"
+        """True from the start of polling until it has fully stopped (including PTB's last, confirming
+        getUpdates): while this replica may have a request to getUpdates in flight."""
+        return self._polling
 
     async def _begin_updates(self) -> None:
         app = self.application
@@ -154,6 +155,7 @@ class TelegramRunner:
         """Lease taken: publish the menu and long-poll (PTB confirms fetched updates when it stops)."""
         await self._publish_menu()
         assert self.application.updater is not None
+        self._polling = True
         await self.application.updater.start_polling(
             timeout=self.options.poll_timeout_s, error_callback=self._polling_error, drop_pending_updates=False
         )
@@ -161,8 +163,11 @@ class TelegramRunner:
     async def _stop_polling(self) -> None:
         """Lease lost or shutting down: end the poll in flight (PTB then confirms what it fetched)."""
         updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        try:
+            if updater is not None and updater.running:
+                await updater.stop()
+        finally:
+            self._polling = False
 
     async def _start_webhook(self) -> None:
         url = self.settings.telegram_webhook_url
