@@ -85,6 +85,7 @@ class GatewayLease:
         self._started = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._attempt: asyncio.Future[bool] | None = None  # the renewal in flight (its thread outlives a cancel)
         self._db_failing = False
         self._standby_logged = False
 
@@ -105,6 +106,11 @@ class GatewayLease:
                 await task
         if self.active:
             await self._end("shutting down")
+        attempt = self._attempt
+        if attempt is not None and not attempt.done():  # let it finish, or it could renew after the release
+            await asyncio.wait({attempt}, timeout=self._keep_s)
+            if attempt.done() and not attempt.cancelled():
+                attempt.exception()  # retrieved: a failure here only means the lease expires by itself
         if self._started:
             self._started = False
             await self._release()
@@ -154,7 +160,7 @@ class GatewayLease:
         While receiving, waits for the database no longer than the keep deadline (then stops receiving)."""
         started, now = time.monotonic(), self.clock()
         ttl_ms = int(self.timing.ttl_s * 1000)
-        attempt = asyncio.ensure_future(
+        attempt = self._attempt = asyncio.ensure_future(
             asyncio.to_thread(leases.try_acquire, self.db, self.name, self.holder, ttl_ms, now)
         )
         if self.active:
@@ -162,7 +168,7 @@ class GatewayLease:
             if not done:
                 await self._end("the database has not confirmed the lease in time")
         try:
-            held = await attempt
+            held = await asyncio.shield(attempt)  # a cancelled cycle leaves it to ``stop()``
         except Exception as exc:
             if not self._db_failing:
                 log.warning("lease %r: the database did not answer (%s: %s)", self.name, type(exc).__name__, exc)
