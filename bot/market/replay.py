@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.market.dataset_csv import check_times, read_table, write_table
-from bot.market.errors import DatasetError
+from bot.market.errors import DatasetError, SymbolError
+from bot.market.symbols import is_inverse, parse_symbol
 from bot.market.types import TIMEFRAME_MS, MarketSeries
 
 F64 = npt.NDArray[np.float64]
@@ -58,6 +59,14 @@ class LiquidationBars:
     short_usd: F64
 
 
+def _symbol_is_inverse(symbol: str) -> bool:
+    """True for a coin-settled perpetual in any accepted spelling (``BTC/USD:BTC``, ``BTCUSD``)."""
+    try:
+        return is_inverse(parse_symbol(symbol))
+    except SymbolError:
+        return is_inverse(symbol)
+
+
 def read_meta(directory: Path) -> DatasetMeta:
     """Parse and validate ``directory/meta.json``."""
     path = directory / "meta.json"
@@ -80,7 +89,9 @@ def read_meta(directory: Path) -> DatasetMeta:
     bar_ms = raw.get("liquidation_bar_ms")
     if bar_ms is not None and (isinstance(bar_ms, bool) or not isinstance(bar_ms, int) or bar_ms <= 0):
         raise DatasetError(f"meta.json in {directory}: liquidation_bar_ms {bar_ms!r} must be a positive integer (ms)")
-    contract = raw.get("contract", "linear")
+    contract = raw.get("contract")
+    if contract is None:  # not stated: what the symbol says (``BTC/USD:BTC`` is coin-settled, so inverse)
+        contract = "inverse" if _symbol_is_inverse(raw["symbol"]) else "linear"
     if contract not in CONTRACTS:
         raise DatasetError(f"meta.json in {directory}: contract {contract!r} must be 'linear' or 'inverse'")
     return DatasetMeta(

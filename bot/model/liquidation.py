@@ -21,19 +21,22 @@ from bot.market.types import LeverageTier
 F64 = npt.NDArray[np.float64]
 ArrayLike = float | npt.NDArray[np.float64] | npt.NDArray[np.int64] | npt.NDArray[np.int8]
 
-# Binance USD-M BTCUSDT maintenance-margin tiers as recorded in ccxt's test data ([notional floor, MMR]);
-# max leverage per tier from Binance's public bracket table. Used when a series carries no tiers.
+# Binance USD-M BTCUSDT leverage brackets ([notional floor USD, MMR, max leverage]): the same table as
+# bot/data/binance_btc_tiers.json (Binance's published brackets; its ``_about`` gives the source), which
+# ``bot.market.tiers.default_tiers`` reads; a test keeps the two equal. Used when a series carries no tiers.
 _BINANCE_BTCUSDT: tuple[tuple[float, float, float], ...] = (
     (0.0, 0.004, 125.0),
     (50_000.0, 0.005, 100.0),
-    (250_000.0, 0.01, 50.0),
-    (3_000_000.0, 0.025, 20.0),
-    (20_000_000.0, 0.05, 10.0),
-    (40_000_000.0, 0.1, 5.0),
-    (100_000_000.0, 0.125, 4.0),
-    (120_000_000.0, 0.15, 3.0),
-    (200_000_000.0, 0.25, 2.0),
-    (300_000_000.0, 0.5, 1.0),
+    (600_000.0, 0.0065, 75.0),
+    (3_000_000.0, 0.01, 50.0),
+    (12_000_000.0, 0.02, 25.0),
+    (70_000_000.0, 0.025, 20.0),
+    (100_000_000.0, 0.05, 10.0),
+    (230_000_000.0, 0.1, 5.0),
+    (480_000_000.0, 0.125, 4.0),
+    (600_000_000.0, 0.15, 3.0),
+    (800_000_000.0, 0.25, 2.0),
+    (1_200_000_000.0, 0.5, 1.0),
 )
 
 

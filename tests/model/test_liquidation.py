@@ -21,12 +21,13 @@ from tests.conftest import shared_dataset
 
 
 def test_isolated_uses_tier_cum() -> None:
-    # 300k USD notional is in the 1% tier; cum = 50k*(0.005-0.004) + 250k*(0.01-0.005) = 1,300 USD.
-    mmr, cum = tier_lookup(300_000.0)
-    assert float(mmr) == pytest.approx(0.01)
-    assert float(cum) == pytest.approx(1_300.0)
-    expected = 50_000 * (1 - 1 / 20 - 1_300 / 300_000) / (1 - 0.01)
-    assert isolated_liq_price(50_000.0, 20.0, 1, 300_000.0) == pytest.approx(expected, rel=1e-12)
+    # 1M USD notional is in the 0.65% tier of Binance's published BTCUSDT brackets (bot/data/binance_btc_tiers.json);
+    # cum = 50k*(0.005-0.004) + 600k*(0.0065-0.005) = 950 USD, the value Binance publishes.
+    mmr, cum = tier_lookup(1_000_000.0)
+    assert float(mmr) == pytest.approx(0.0065)
+    assert float(cum) == pytest.approx(950.0)
+    expected = 50_000 * (1 - 1 / 20 - 950 / 1_000_000) / (1 - 0.0065)
+    assert isolated_liq_price(50_000.0, 20.0, 1, 1_000_000.0) == pytest.approx(expected, rel=1e-12)
 
 
 def test_tiers_keep_maintenance_margin_continuous() -> None:
