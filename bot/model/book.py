@@ -5,7 +5,8 @@ uniformly over the candle's [low, high], hence liquidation prices spread uniform
 (k_l from the isolated-margin formula of the contract: linear, or inverse for coin-margined contracts).
 A long level is liquidated once a *later* candle's low reaches it (LP >= running min of later lows), a short
 level once a later high reaches it; the survivors are the interval clipped at that running extreme. Survivors
-shrink with every later OI fall (``close_factor``) and with the decay.
+shrink with every later OI fall (``close_factor``) and with the decay. With ``same_candle_sweep`` q > 0, a share
+q of each cohort is also clipped at its own candle's low (longs) / high (shorts).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def side_cohorts(
     else:
         k = liq_factors(levs, side, params.typical_position_usd, tiers)[None, :]
     weights = np.asarray(params.weights, dtype=np.float64)
-    share = flows.long_share if side > 0 else 1.0 - flows.long_share
+    share = flows.long_share if side > 0 else flows.short_share
     lo = flows.low[:, None] * k
     hi = flows.high[:, None] * k
     min_w = params.min_width_frac * flows.close[:, None]
@@ -83,6 +84,21 @@ def surviving(cohorts: Cohorts, side: int, sweep: F64, weight: F64) -> Cohorts:
     return Cohorts(lo=new_lo, hi=np.maximum(new_hi, new_lo), mass=cohorts.mass * kept * weight[:, None])
 
 
+def sweep_parts(flows: Flows, side: int, sweep: F64, weight: F64, params: ModelParams) -> list[tuple[F64, F64]]:
+    """(sweep, weight) pairs, each (n,), that split every cohort by ``same_candle_sweep`` (q).
+
+    A share q of a candle's positions is assumed to meet the candle's own extreme after it opened (its low for
+    longs, its high for shorts), so that part is also clipped there; the rest only by later candles.
+    """
+    q = params.same_candle_sweep
+    if q <= 0.0:
+        return [(sweep, weight)]
+    own = np.minimum(sweep, flows.low) if side > 0 else np.maximum(sweep, flows.high)
+    if q >= 1.0:
+        return [(own, weight)]
+    return [(sweep, weight * (1.0 - q)), (own, weight * q)]
+
+
 def pending_by_leverage(
     flows: Flows, grid: Grid, params: ModelParams, tiers: tuple[LeverageTier, ...] = (), end_ms: int | None = None
 ) -> tuple[F64, F64]:
@@ -96,12 +112,16 @@ def pending_by_leverage(
     lev_row = np.broadcast_to(np.arange(v, dtype=np.int64)[None, :], (flows.n, v)).ravel()
     out: list[F64] = []
     for side, sweep in ((1, later_low), (-1, later_high)):
-        c = surviving(side_cohorts(flows, side, params, tiers), side, sweep, weight)
-        alive = c.hi > c.lo
-        lo = np.where(alive, c.lo, 0.0).ravel()
-        hi = np.where(alive, c.hi, 1.0).ravel()
-        mass = np.where(alive, c.mass, 0.0).ravel()
-        out.append(accumulate_intervals(grid, lo, hi, mass, lev_row, v))
+        cohorts = side_cohorts(flows, side, params, tiers)
+        total = np.zeros((v, grid.n_bins))
+        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
+            c = surviving(cohorts, side, sw, wt)
+            alive = c.hi > c.lo
+            lo = np.where(alive, c.lo, 0.0).ravel()
+            hi = np.where(alive, c.hi, 1.0).ravel()
+            mass = np.where(alive, c.mass, 0.0).ravel()
+            total += accumulate_intervals(grid, lo, hi, mass, lev_row, v)
+        out.append(total)
     return out[0], out[1]
 
 
@@ -115,5 +135,7 @@ def pending_total(flows: Flows, params: ModelParams, tiers: tuple[LeverageTier, 
     later_low, later_high = later_extremes(flows)
     total = 0.0
     for side, sweep in ((1, later_low), (-1, later_high)):
-        total += float(surviving(side_cohorts(flows, side, params, tiers), side, sweep, weight).mass.sum())
+        cohorts = side_cohorts(flows, side, params, tiers)
+        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
+            total += float(surviving(cohorts, side, sw, wt).mass.sum())
     return total

@@ -35,8 +35,10 @@ class Flows:
     Attributes:
         close_time: (n,) ms UTC candle close times.
         low/high/close: (n,) USD.
-        deposit: (n,) USD notional opened at each candle (>= 0).
-        long_share: (n,) fraction of ``deposit`` opened as longs, in [0, 1].
+        deposit: (n,) USD of new open interest at each candle (>= 0): one unit per contract, which has a long and
+            a short holder.
+        long_share / short_share: (n,) USD of leveraged longs / shorts opened per USD of ``deposit`` (>= 0). One
+            side each (``both_sides`` off): ``long_share + short_share == 1``; both sides: they sum to 2.
         close_factor: (n,) multiplier in (0, 1] applied at candle k to positions opened before k.
         notes: human-readable remarks on proxies used.
         inverse: True for an inverse (coin-margined) contract, whose positions liquidate by the inverse formula.
@@ -49,6 +51,7 @@ class Flows:
     deposit: F64
     long_share: F64
     close_factor: F64
+    short_share: F64
     notes: tuple[str, ...] = ()
     inverse: bool = False
 
@@ -128,7 +131,8 @@ def oi_at_closes(series: MarketSeries, close_time: I64, params: ModelParams) -> 
 
 
 def _long_share(series: MarketSeries, sl: slice, params: ModelParams) -> F64:
-    """(n,) long share of new notional: taker buy ratio where known, else the close-location proxy."""
+    """(n,) long share of new notional: taker buy ratio where known, else the close-location proxy, pulled towards
+    0.5 by ``side_split`` (1 = as measured, 0 = even)."""
     high, low, close = series.high[sl], series.low[sl], series.close[sl]
     rng = high - low
     clv = np.divide((close - low) - (high - close), rng, out=np.zeros_like(rng), where=rng > 0)
@@ -136,7 +140,19 @@ def _long_share(series: MarketSeries, sl: slice, params: ModelParams) -> F64:
     vol, buy = series.volume[sl], series.taker_buy_volume[sl]
     known = np.isfinite(vol) & np.isfinite(buy) & (vol > 0)
     share[known] = np.clip(buy[known] / vol[known], 0.0, 1.0)
-    return share
+    return np.asarray(0.5 + params.side_split * (share - 0.5), dtype=np.float64)
+
+
+def side_shares(series: MarketSeries, sl: slice, params: ModelParams) -> tuple[F64, F64]:
+    """(long, short), each (n,): leveraged USD opened on each side per USD of new open interest.
+
+    One side each: ``s`` and ``1 - s`` with ``s`` the long share. ``both_sides``: every contract has a long and a
+    short holder, so each side opens the whole inflow, tilted by the aggressor split: ``2 s`` and ``2 (1 - s)``.
+    """
+    s = _long_share(series, sl, params)
+    if params.both_sides:
+        return 2.0 * s, 2.0 * (1.0 - s)
+    return s, 1.0 - s
 
 
 def _activity_usd(series: MarketSeries, sl: slice) -> tuple[F64, bool]:
@@ -213,14 +229,16 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
 
     deposit = np.where(known, np.maximum(np.nan_to_num(delta), 0.0), np.maximum(proxy, 0.0))
     close_factor = np.where(known & (delta < 0), np.clip(ratio, 1e-12, 1.0), 1.0)
+    long_share, short_share = side_shares(series, sl, params)
     return Flows(
         close_time=all_close_time[sl].astype(np.int64),
         low=series.low[sl].astype(np.float64),
         high=series.high[sl].astype(np.float64),
         close=series.close[sl].astype(np.float64),
         deposit=deposit.astype(np.float64),
-        long_share=_long_share(series, sl, params),
+        long_share=long_share,
         close_factor=close_factor.astype(np.float64),
+        short_share=short_share,
         notes=tuple(notes),
         inverse=series.contract == "inverse",
     )

@@ -40,10 +40,15 @@ HOUR_MS = 3_600_000.0
 
 @dataclass(frozen=True)
 class ForecastParams:
-    """Tunables of the forecast, each with a physical rationale (no fit to any dataset).
+    """Tunables of the forecast, each with a physical rationale; only ``sigma_lookback_h`` was chosen on data (out
+    of sample, below).
 
-    lookback_h: trailing hours of closed candles used for the volatility and the opening rate. 24h covers one
-        full daily cycle of trading activity, so neither estimate depends on the hour of day.
+    lookback_h: trailing hours of closed candles used for the opening rate. 24h covers one full daily cycle of
+        trading activity, so the rate does not depend on the hour of day.
+    sigma_lookback_h: trailing hours of closed candles used for the volatility. Volatility clusters on the scale
+        of hours, so the last 2h predict the coming hours' moves better than a day does. Chosen out of sample on
+        the 161-day coinglass set (docs/model.md, "Forecast volatility"): 2h beat 3, 6, 12 and 24h on its first
+        half, and the second half and the okx set confirmed it.
     time_nodes: midpoint nodes of the integral over the entry time ``s`` in (0, H]; 16 resolves the entry
         density far finer than the 0.25% scoring buckets for any horizon.
     min_sigma_per_sqrt_h: floor on the hourly log volatility (0.05%); a flat or one-candle history must not make
@@ -56,6 +61,7 @@ class ForecastParams:
     """
 
     lookback_h: float = 24.0
+    sigma_lookback_h: float = 2.0
     time_nodes: int = 16
     min_sigma_per_sqrt_h: float = 0.0005
     record_at_bankruptcy: bool = True
@@ -63,8 +69,8 @@ class ForecastParams:
     close_during_horizon: bool = True
 
     def __post_init__(self) -> None:
-        if self.lookback_h <= 0 or self.time_nodes < 1 or self.min_sigma_per_sqrt_h <= 0:
-            raise ValueError("lookback_h and min_sigma_per_sqrt_h must be > 0 and time_nodes >= 1")
+        if self.lookback_h <= 0 or self.sigma_lookback_h <= 0 or self.time_nodes < 1 or self.min_sigma_per_sqrt_h <= 0:
+            raise ValueError("lookback_h, sigma_lookback_h and min_sigma_per_sqrt_h must be > 0 and time_nodes >= 1")
 
 
 DEFAULT_FORECAST = ForecastParams()
@@ -148,14 +154,14 @@ def _recent(series: MarketSeries, at_ms: int, lookback_ms: float) -> int:
 
 
 def parkinson_sigma(series: MarketSeries, at_ms: int, fparams: ForecastParams = DEFAULT_FORECAST) -> float:
-    """Log volatility per sqrt(ms) from candles closed in the trailing ``lookback_h`` before ``at_ms``.
+    """Log volatility per sqrt(ms) from candles closed in the trailing ``sigma_lookback_h`` before ``at_ms``.
 
     Parkinson: var per candle = mean(ln(high/low)^2) / (4 ln 2), divided by the timeframe; only candles present
     count (sparse tapes are not diluted by empty buckets). Floored at ``min_sigma_per_sqrt_h``.
     """
     cut = series.upto(at_ms)
     floor = fparams.min_sigma_per_sqrt_h / math.sqrt(HOUR_MS)
-    start = _recent(cut, at_ms, fparams.lookback_h * HOUR_MS)
+    start = _recent(cut, at_ms, fparams.sigma_lookback_h * HOUR_MS)
     hi, lo = cut.high[start:], cut.low[start:]
     ok = (lo > 0) & (hi >= lo)
     if not ok.any():
@@ -178,7 +184,7 @@ def opening_rate(
     flows = series_flows(cut, start, params)
     span = float(flows.n * cut.timeframe_ms)
     longs = float((flows.deposit * flows.long_share).sum())
-    shorts = float((flows.deposit * (1.0 - flows.long_share)).sum())
+    shorts = float((flows.deposit * flows.short_share).sum())
     return longs / span, shorts / span
 
 
@@ -203,18 +209,26 @@ def _cdf_bins(log_edges: F64, centre: F64, scale: F64) -> F64:
     return np.asarray(sf[..., :-1] - sf[..., 1:], dtype=np.float64)
 
 
+def typical_mmr(params: ModelParams, tiers: tuple[LeverageTier, ...], inverse: bool, price: float) -> float:
+    """MMR of the tier of a typical position (``typical_position_usd``; in the coin at ``price`` for inverse
+    contracts, whose tiers are coin-denominated)."""
+    notional = params.typical_position_usd / price if inverse else params.typical_position_usd
+    return float(tier_lookup(notional, tiers, inverse=inverse)[0])
+
+
 def _new_positions(
     log_edges: F64, side: int, rate: float, sigma: float, horizon_ms: float, params: ModelParams,
-    tiers: tuple[LeverageTier, ...], fparams: ForecastParams,
+    tiers: tuple[LeverageTier, ...], fparams: ForecastParams, inverse: bool = False, price: float = 1.0,
 ) -> F64:
     """(b,) USD of positions opened during the horizon on ``side`` and liquidated before it ends, at recorded prices.
 
     Entry time nodes s_j = (j - 1/2) H / J; entry log price ~ N(0, sigma^2 s_j); leverage l puts the level at
-    entry + ln(k_l) (+ the MMR shift) and it is hit with probability R(|ln k_l|, H - s_j).
+    entry + ln(k_l) (+ the MMR shift) and it is hit with probability R(|ln k_l|, H - s_j). ``inverse``: the
+    contract is coin-margined (inverse formula, coin tiers looked up at ``price`` USD).
     """
     levs = np.asarray(params.leverages, dtype=np.float64)
-    k = liq_factors(levs, side, params.typical_position_usd, tiers)
-    mmr = float(tier_lookup(params.typical_position_usd, tiers)[0]) if fparams.record_at_bankruptcy else 0.0
+    k = liq_factors(levs, side, params.typical_position_usd, tiers, inverse=inverse, price=price)
+    mmr = typical_mmr(params, tiers, inverse, price) if fparams.record_at_bankruptcy else 0.0
     offset = np.log(k * (1.0 - side * mmr))  # (v,) recorded level relative to entry, log
     weights = np.asarray(params.weights, dtype=np.float64)
     if fparams.turnover_weights:
@@ -252,7 +266,9 @@ def forecast_liquidations(
     """Expected liquidated USD per bin of ``liq_map``'s grid in ``(at, at + horizon_ms]`` (module docstring).
 
     ``series`` are the inputs of the map (one per exchange); only candles closed by ``liq_map.at`` are read.
-    The first series with candles gives the volatility; opening rates add up over exchanges.
+    The first series with candles gives the volatility and the MMR shift of the pending levels; the positions
+    opened during the horizon add up over exchanges, each at the levels of its own contract (linear or inverse)
+    and tiers.
     """
     p, at, centres = liq_map.price, liq_map.at, liq_map.bin_price
     b = centres.size
@@ -263,16 +279,20 @@ def forecast_liquidations(
     sigma = parkinson_sigma(live[0], at, fparams)
     rates = [opening_rate(s, at, params, fparams) for s in live]
     rate_long, rate_short = sum(r[0] for r in rates), sum(r[1] for r in rates)
-    tiers = live[0].tiers
-    mmr = float(tier_lookup(params.typical_position_usd, tiers)[0]) if fparams.record_at_bankruptcy else 0.0
+    first = live[0]
+    inverse = first.contract == "inverse"
+    mmr = typical_mmr(params, first.tiers, inverse, p) if fparams.record_at_bankruptcy else 0.0
     hl = params.half_life_h if fparams.close_during_horizon else 0.0
     reach = reach_before_close(np.log(centres / p), sigma, float(horizon_ms), hl)
     pend_long = _shift_outward(centres, liq_map.long_usd * reach, 1.0 - mmr)
     pend_short = _shift_outward(centres, liq_map.short_usd * reach, 1.0 + mmr)
     width = float(centres[1] - centres[0])
     log_edges = np.log(np.maximum(np.concatenate((centres - width / 2, [centres[-1] + width / 2])), 1e-12) / p)
-    new_long = _new_positions(log_edges, 1, rate_long, sigma, horizon_ms, params, tiers, fparams)
-    new_short = _new_positions(log_edges, -1, rate_short, sigma, horizon_ms, params, tiers, fparams)
+    new_long, new_short = np.zeros(b), np.zeros(b)
+    for s, (r_long, r_short) in zip(live, rates, strict=True):  # each exchange's positions by its own contract
+        inv = s.contract == "inverse"
+        new_long += _new_positions(log_edges, 1, r_long, sigma, horizon_ms, params, s.tiers, fparams, inv, p)
+        new_short += _new_positions(log_edges, -1, r_short, sigma, horizon_ms, params, s.tiers, fparams, inv, p)
     return Forecast(
         at=at, price=p, horizon_ms=horizon_ms, bin_price=centres,
         long_usd=pend_long + new_long, short_usd=pend_short + new_short,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.market.types import LeverageTier
-from bot.model.book import side_cohorts, surviving
+from bot.model.book import side_cohorts, surviving, sweep_parts
 from bot.model.flows import Flows
 from bot.model.grid import Grid, accumulate_intervals
 from bot.model.params import ModelParams
@@ -69,7 +69,7 @@ def heatmap(
         flows = replace(
             flows, close_time=flows.close_time[keep], low=flows.low[keep], high=flows.high[keep],
             close=flows.close[keep], deposit=flows.deposit[keep], long_share=flows.long_share[keep],
-            close_factor=flows.close_factor[keep],
+            close_factor=flows.close_factor[keep], short_share=flows.short_share[keep],
         )
         block = block[keep]
     lam = math.log(2.0) / (params.half_life_h * 3_600_000.0) if params.half_life_h > 0 else 0.0
@@ -115,10 +115,12 @@ def _block_deposits(
     parts: list[tuple[F64, F64, F64, I64]] = []
     for si, side in enumerate((1, -1)):
         sweep = _segmented_later(flows.low if side > 0 else flows.high, block, "min" if side > 0 else "max")
-        c = surviving(side_cohorts(flows, side, params, tiers), side, sweep, weight)
-        alive = c.hi > c.lo
-        rows = np.broadcast_to((block + si * t)[:, None], c.lo.shape)[alive]
-        parts.append((c.lo[alive], c.hi[alive], c.mass[alive], rows))
+        cohorts = side_cohorts(flows, side, params, tiers)
+        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
+            c = surviving(cohorts, side, sw, wt)
+            alive = c.hi > c.lo
+            rows = np.broadcast_to((block + si * t)[:, None], c.lo.shape)[alive]
+            parts.append((c.lo[alive], c.hi[alive], c.mass[alive], rows))
     lo, hi, mass, rows = (np.concatenate(x) for x in zip(*parts, strict=True))
     out = accumulate_intervals(grid, lo, hi, mass, rows, 2 * t, clean=False)
     return np.asarray(out.reshape(2, t, grid.n_bins))

@@ -30,6 +30,18 @@ class ModelParams:
             CLV = ((close-low) - (high-close)) / (high-low) in [-1, 1] (close location value). Aggressive buyers
             push the close towards the high, so an up-closing candle opened more longs than shorts. 0.5 keeps the
             proxy's share in [0.25, 0.75]: it is a weak signal and must not dominate.
+        side_split: how strongly the measured split (taker buy ratio, or the close-location proxy above) tilts new
+            notional between longs and shorts: long share = 0.5 + side_split * (measured - 0.5). 1 (default) = as
+            measured; 0 = even.
+        both_sides: every contract of new open interest has a long and a short holder. Off (default): the inflow
+            is split between the sides (long share s, short 1 - s), i.e. the aggressors are taken as the leveraged
+            holders. On: each side opens the whole inflow, tilted by the split (2 s and 2 (1 - s)), which doubles
+            every USD figure but ranks levels exactly as the default does when side_split = 1 (docs/model.md,
+            "Variants tried": no score improved, so it stays off).
+        same_candle_sweep: share of each candle's new positions assumed to meet that candle's own low (longs) /
+            high (shorts) *after* they opened, so that share is also clipped at it (OHLC does not say whether the
+            extreme came before or after an entry). 0 (default) = only later candles sweep; it lowered the
+            traded-range score on the 161-day set at 0.75 and 1 and was neutral at 0.25-0.5 (docs/model.md).
         volume_oi_share: with no OI history, the share of a candle's traded notional (volume * close, USD) that is
             assumed to open new leveraged positions. Closing is then represented by the decay only. 0.05 is in the
             range of observed daily OI turnover (OI changes of a few % of volume). When OI exists for part of the
@@ -64,6 +76,9 @@ class ModelParams:
     typical_position_usd: float = 10_000.0
     half_life_h: float = 24.0
     split_strength: float = 0.5
+    side_split: float = 1.0
+    both_sides: bool = False
+    same_candle_sweep: float = 0.0
     volume_oi_share: float = 0.05
     oi_max_gap_h: float = 3.0
     oi_max_gap_samples: float = 3.0
@@ -89,6 +104,8 @@ class ModelParams:
             raise ValueError("n_bins must be at least 10")
         if not 0.0 < self.range_pct < 1.0:
             raise ValueError("range_pct must be between 0 and 1 (e.g. 0.25 for +-25%)")
+        if not 0.0 <= self.side_split <= 1.0 or not 0.0 <= self.same_candle_sweep <= 1.0:
+            raise ValueError("side_split and same_candle_sweep must be between 0 and 1")
         if self.half_life_h < 0:
             raise ValueError("half_life_h must be >= 0 (0 disables decay)")
         if self.oi_max_gap_h < 0 or self.oi_max_gap_samples < 0 or self.oi_max_staleness_candles < 0:

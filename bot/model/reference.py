@@ -67,16 +67,25 @@ def reference_book(
             closed += pos[3] * (1.0 - f)
             pos[3] *= f
         dep = float(flows.deposit[j])
-        share = float(flows.long_share[j])
+        shares = {1: float(flows.long_share[j]), -1: float(flows.short_share[j])}
         min_w = params.min_width_frac * float(flows.close[j])
         for side in (1, -1):
-            side_dep = dep * (share if side > 0 else 1.0 - share)
+            side_dep = dep * shares[side]
             for lev, w in zip(params.leverages, weights, strict=True):
                 k = factors[(side, lev)]
                 lo, hi = low * k, high * k
                 pad = max(min_w - (hi - lo), 0.0) / 2.0
-                book.append([side, lo - pad, hi + pad, side_dep * w, float(flows.close_time[j])])
-                deposited += side_dep * w
+                lo, hi, mass = lo - pad, hi + pad, side_dep * w
+                deposited += mass
+                q = params.same_candle_sweep
+                if q > 0.0:  # a share q also meets this candle's own low (longs) / high (shorts) after opening
+                    own_lo, own_hi = (lo, min(hi, low)) if side > 0 else (max(lo, high), hi)
+                    kept = max(own_hi - own_lo, 0.0) / (hi - lo)
+                    liquidated += q * mass * (1.0 - kept)
+                    if kept > 0.0:
+                        book.append([side, own_lo, own_hi, q * mass * kept, float(flows.close_time[j])])
+                    mass *= 1.0 - q
+                book.append([side, lo, hi, mass, float(flows.close_time[j])])
     long_usd = np.zeros(grid.n_bins)
     short_usd = np.zeros(grid.n_bins)
     edges = grid.edges

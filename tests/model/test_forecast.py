@@ -58,9 +58,13 @@ def test_reach_before_close_matches_quadrature_of_first_passage_density() -> Non
 def test_parkinson_sigma_by_hand_and_no_lookahead() -> None:
     s = random_series(3, n=400)
     at = int(s.timestamp[300] + s.timeframe_ms)
-    lo, hi = s.low[13:301], s.high[13:301]  # the 288 candles closed in the last 24h
+    lo, hi = s.low[277:301], s.high[277:301]  # the 24 candles closed in the last 2h (sigma_lookback_h)
     expected = math.sqrt(float(np.mean(np.log(hi / lo) ** 2)) / (4 * math.log(2)) / s.timeframe_ms)
     assert parkinson_sigma(s, at) == pytest.approx(expected, rel=1e-12)
+    day = replace(DEFAULT_FORECAST, sigma_lookback_h=24.0)
+    lo, hi = s.low[13:301], s.high[13:301]  # the 288 candles closed in the last 24h
+    expected = math.sqrt(float(np.mean(np.log(hi / lo) ** 2)) / (4 * math.log(2)) / s.timeframe_ms)
+    assert parkinson_sigma(s, at, day) == pytest.approx(expected, rel=1e-12)
     future = replace(s, high=np.where(s.timestamp >= at, s.high * 1.1, s.high))
     assert parkinson_sigma(future, at) == parkinson_sigma(s, at)
     assert opening_rate(future, at) == opening_rate(s, at)
