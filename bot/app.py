@@ -18,16 +18,18 @@ from bot.chat.service import ChatService
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine
-from bot.market.source import source_from_settings
+from bot.market.source import MarketSource, source_from_settings
 from bot.market.stored_source import StoredSource
 from bot.model.types import Cluster
 from bot.ops.health import HealthServer, start_health_server
 from bot.ops.logging import protect_settings
 from bot.ops.metrics import Metrics
 from bot.render import RenderCache
+from bot.replay_run import ReplayOptions, ReplayPlan, drain, plan_replay
 from bot.report import format_map_summary
 from bot.storage import migrate, snapshots
 from bot.storage.db import Database
+from bot.timeparse import iso_utc
 
 log = logging.getLogger("liqmap.app")
 
@@ -93,12 +95,13 @@ class App:
         self.db.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock = wall_ms) -> App:
+def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSource | None = None) -> App:
     """Wire the bot from ``settings`` (the database must already be migrated). Tests use this to get exactly what
-    ``run_app`` runs; only the clock may differ (a test's controllable one)."""
+    ``run_app`` runs; only the clock may differ (a test's controllable one). ``market`` replaces the source the
+    settings name (a replay's ``ReplaySet`` on the virtual clock)."""
     db = Database(settings.resolved_database_url)
     metrics = Metrics(clock)
-    source = StoredSource(source_from_settings(settings, clock=clock), db)
+    source = StoredSource(market if market is not None else source_from_settings(settings, clock=clock), db)
 
     async def stored_clusters(symbol: str, window: str) -> tuple[int, tuple[Cluster, ...]] | None:
         return await asyncio.to_thread(snapshots.latest_clusters, db, symbol, window)
@@ -115,13 +118,49 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms) -> App:
     return App(settings, clock, db, metrics, source, engine, job, service, dispatcher)
 
 
-async def run_app(settings: Settings, *, once: bool = False, clock: Clock = wall_ms) -> int:
-    """Run until SIGINT/SIGTERM (or one tick with ``once``); returns the exit status."""
+async def run_replay(app: App, plan: ReplayPlan, stop: asyncio.Event) -> int:
+    """Tick on the virtual clock until ``plan.until_ms`` (or a signal), then drain the outbox; exit status 0."""
+    poll_s = min(2.0, app.job.tick_ms / 1000 / plan.clock.speed)
+    sender = asyncio.create_task(app.dispatcher.run(stop, poll_s=poll_s), name="dispatcher")
+    await app.job.run(stop, until_ms=plan.until_ms)
+    if not stop.is_set():
+        left = await drain(app.dispatcher, plan.clock, stop)
+        log.warning("REPLAY finished at %s (virtual)%s", iso_utc(plan.clock()),
+                    f"; {left} alert(s) could not be delivered" if left else "")
+    stop.set()
+    await asyncio.gather(sender, return_exceptions=True)
+    return 0
+
+
+def replay_wiring(settings: Settings, options: ReplayOptions) -> tuple[Settings, ReplayPlan]:
+    """Settings and plan of a replay-as-live run: the datasets' symbols are the tracked ones."""
+    db = Database(settings.resolved_database_url)
+    try:
+        plan = plan_replay(db, settings, options)
+    finally:
+        db.dispose()
+    log.warning(
+        "REPLAY of %s from %s to %s (virtual) at %gx%s", ", ".join(plan.source.exchanges), iso_utc(plan.start_ms),
+        iso_utc(plan.until_ms), options.speed, " (resumed)" if plan.resumed else "",
+    )
+    return settings.model_copy(update={"symbols": list(plan.source.symbols)}), plan
+
+
+async def run_app(
+    settings: Settings, *, once: bool = False, clock: Clock = wall_ms, replay: ReplayOptions | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM (or one tick with ``once``, or the end of a replay); returns the exit status."""
     protect_settings(settings)  # tokens, API keys and the DB password never reach a log line
     for line in token_guidance(settings):
         log.warning("%s", line)
     await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
-    app = build_app(settings, clock=clock)
+    plan: ReplayPlan | None = None
+    if settings.source.lower().startswith("replay:"):
+        settings, replay_plan = await asyncio.to_thread(replay_wiring, settings, replay or ReplayOptions())
+        plan, clock = replay_plan, replay_plan.clock
+    app = build_app(settings, clock=clock, market=plan.source if plan is not None else None)
+    if plan is not None:  # real delivery delays are long in virtual time: age alerts by real time
+        app.dispatcher.max_age_ms = int(app.dispatcher.max_age_ms * max(1.0, plan.clock.speed))
     db, metrics, engine, job, service, dispatcher = (app.db, app.metrics, app.engine, app.job, app.service,
                                                      app.dispatcher)
     discord_runner = None
@@ -155,6 +194,8 @@ async def run_app(settings: Settings, *, once: bool = False, clock: Clock = wall
             await dispatcher.run_once()
             return 0
         await log_tracked_maps(engine, settings)
+        if plan is not None:
+            return await run_replay(app, plan, stop)
         tasks = [
             asyncio.create_task(job.run(stop), name="alert-job"),
             asyncio.create_task(dispatcher.run(stop), name="dispatcher"),

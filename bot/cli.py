@@ -23,7 +23,7 @@ log = logging.getLogger("liqmap")
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", help="ccxt | sim | replay:DIR (default: LIQMAP_SOURCE, else sim)")
+    p.add_argument("--source", help="ccxt | sim | replay:DIR[,DIR...] (default: LIQMAP_SOURCE, else sim)")
     p.add_argument("--exchanges", help="comma-separated ccxt ids (default: LIQMAP_EXCHANGES)")
 
 
@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="run the bot: periodic job, Telegram, Discord, health server")
     _add_source_args(p_run)
     p_run.add_argument("--once", action="store_true", help="run one tick and exit")
+    p_run.add_argument("--speed", type=float, default=None,
+                       help="replay only: virtual seconds per real second (default 1, real time)")
+    p_run.add_argument("--from", dest="from_time",
+                       help="replay only: virtual start, ISO 8601 or ms (default: once one longest window of history "
+                       "exists)")
+    p_run.add_argument("--until", help="replay only: virtual end (default: the end of the recordings); at the end "
+                       "the bot drains the outbox and exits 0")
 
     p_map = sub.add_parser("map", help="compute one liquidation map")
     p_map.add_argument("--symbol", default="BTC/USDT:USDT")

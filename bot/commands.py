@@ -170,9 +170,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``liqmap run``: the long-running bot."""
     from bot.app import run_app
+    from bot.replay_run import ReplayOptions
 
     settings = settings_from_args(args)
-    return asyncio.run(run_app(settings, once=args.once))
+    replay = ReplayOptions.from_args(args.speed, args.from_time, args.until)
+    if replay.given and not settings.source.lower().startswith("replay:"):
+        raise LiqmapError("--speed, --from and --until need a replay source, e.g. --source replay:DIR")
+    return asyncio.run(run_app(settings, once=args.once, replay=replay))
 
 
 def cmd_db(args: argparse.Namespace) -> int:

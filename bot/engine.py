@@ -40,9 +40,11 @@ class MapResult:
     freshness: list[Freshness]
 
 
-def _newer(a: PreviousClusters | None, b: PreviousClusters | None) -> tuple[Cluster, ...]:
-    """The clusters of whichever of two remembered maps is newer (empty when neither exists)."""
-    best = max((x for x in (a, b) if x is not None), key=lambda x: x[0], default=None)
+def _previous_of(remembered: PreviousClusters | None, stored: PreviousClusters | None) -> tuple[Cluster, ...]:
+    """The clusters ids are matched against: the stored map when there is one (the periodic job stores every map
+    it evaluates, so ids follow one chain on every replica and across restarts, whatever chat commands computed in
+    between), else this process's last map of the key, else none."""
+    best = stored if stored is not None else remembered
     return best[1] if best is not None else ()
 
 
@@ -93,12 +95,13 @@ class MapEngine:
             )
             configured = [f.exchange for f in result.freshness] or list(self.source.exchanges)
             missing = tuple(e for e in configured if e in split.missing)
-            m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing)
+            replay = bool(getattr(self.source, "replay_live", False))
+            m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing, replay=replay)
             if m.exchanges:
                 self._previous[key] = (m.at, m.clusters)
             return MapResult(map=m, freshness=result.freshness)
 
     async def _previous_clusters(self, key: tuple[str, str]) -> tuple[Cluster, ...]:
-        """The clusters of the newest known map of ``key``: this process's, or the stored one when newer."""
+        """The clusters of the map ids are matched against (see ``_previous_of``)."""
         stored = await self.previous_store(*key) if self.previous_store is not None else None
-        return _newer(self._previous.get(key), stored)
+        return _previous_of(self._previous.get(key), stored)

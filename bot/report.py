@@ -20,7 +20,7 @@ def cluster_line(c: Cluster) -> str:
 
 def format_map_summary(m: LiqMap, freshness: Sequence[Freshness] = ()) -> str:
     """A multi-line summary: header, totals, clusters above then below price, and stale/missing exchanges."""
-    tag = " [SYNTHETIC DATA]" if m.synthetic else ""
+    tag = (" [SYNTHETIC DATA]" if m.synthetic else "") + (" [REPLAY]" if m.replay else "")
     exchanges = ", ".join(m.exchanges) or "none"
     lines = [
         f"{m.symbol} {m.window} liquidation map at {iso_utc(m.at)}{tag} (estimate)",

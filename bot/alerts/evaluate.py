@@ -150,6 +150,7 @@ def evaluate_map(
                 usd=usd,
                 price=price,
                 synthetic=m.synthetic,
+                replay_at=m.at if m.replay else None,
             )
             alerts.append(
                 _new_alert(sub, "sweep", st.cluster_id, st.side, (low, high, usd), price, st.arm_epoch, now_ms, text)
@@ -209,6 +210,7 @@ def evaluate_map(
             score=score,
             reasons=reasons,
             synthetic=m.synthetic,
+                replay_at=m.at if m.replay else None,
         )
         alerts.append(
             _new_alert(

@@ -16,7 +16,6 @@ the key is at most 3 intervals old; after a longer gap (e.g. a restart after dow
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.alerts.evaluate import evaluate_map
-from bot.clock import Clock, wall_ms
+from bot.clock import Clock, VirtualClock, wall_ms, wall_sleep_until
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
 from bot.errors import LiqmapError
@@ -158,16 +157,25 @@ class AlertJob:
         await self._maybe_prune(now)
         return report
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Tick every interval until ``stop`` is set; a failing tick is logged and the loop goes on."""
-        while not stop.is_set():
+    async def run(self, stop: asyncio.Event, *, until_ms: int | None = None) -> None:
+        """Tick every interval until ``stop`` is set (or, on a ``VirtualClock``, until virtual ``until_ms``); a
+        failing tick is logged and the loop goes on. On the wall clock a slow tick delays the next one; on a virtual
+        clock time stands still during a tick and flows to the next tick afterwards, so no tick is ever skipped."""
+        virtual = isinstance(self.clock, VirtualClock)
+        next_at = self.clock()
+        while not stop.is_set() and (until_ms is None or next_at <= until_ms):
+            if isinstance(self.clock, VirtualClock):
+                await self.clock.advance_to(next_at, stop)
+                if stop.is_set():
+                    break
             try:
                 await self.tick()
             except Exception:
                 log.exception("alert tick failed")
-            self.next_tick_at = self.clock() + self.tick_ms
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.tick_ms / 1000)
+            next_at = (next_at if virtual else self.clock()) + self.tick_ms
+            self.next_tick_at = next_at
+            if not virtual:
+                await wall_sleep_until(self.clock, next_at, stop)
         await asyncio.to_thread(leases.release, self.db, LEASE_NAME, self.holder)
 
     def _keys(self) -> list[tuple[str, str]]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.format import fmt_pct, fmt_price, fmt_range, fmt_usd
+from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
 from bot.market.symbols import display_symbol
 
 SYNTHETIC_NOTE = "SYNTHETIC market data (simulator), not a real market."
 DISCLAIMER = "Estimate, not financial advice."
+
+
+def replay_note(at_ms: int) -> str:
+    """The label of everything computed from recorded data played back as live, with the virtual time."""
+    return f"REPLAY of recorded market data · virtual time {fmt_time_utc(at_ms)}"
 
 
 def approach_text(
@@ -24,6 +29,7 @@ def approach_text(
     score: int,
     reasons: Sequence[str],
     synthetic: bool,
+    replay_at: int | None = None,
 ) -> str:
     """The approach alert: side, zone, USD, distance, squeeze-risk score and reasons (prices USD, distance %)."""
     where = "below" if side == "long" else "above"
@@ -38,12 +44,15 @@ def approach_text(
     ]
     if synthetic:
         lines.append(SYNTHETIC_NOTE)
+    if replay_at is not None:
+        lines.append(replay_note(replay_at))
     lines.append(DISCLAIMER)
     return "\n".join(lines)
 
 
 def sweep_text(
-    *, symbol: str, window: str, side: str, low: float, high: float, usd: float, price: float, synthetic: bool
+    *, symbol: str, window: str, side: str, low: float, high: float, usd: float, price: float, synthetic: bool,
+    replay_at: int | None = None,
 ) -> str:
     """The sweep follow-up: price traded through an alerted zone; ``usd`` is the estimated USD liquidated."""
     verb = "fell through" if side == "long" else "rose through"
@@ -54,5 +63,7 @@ def sweep_text(
     ]
     if synthetic:
         lines.append(SYNTHETIC_NOTE)
+    if replay_at is not None:
+        lines.append(replay_note(replay_at))
     lines.append(DISCLAIMER)
     return "\n".join(lines)

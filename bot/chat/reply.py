@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alerts.messages import replay_note
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
 from bot.market.symbols import display_symbol
 from bot.model.types import Cluster, LiqMap
@@ -93,6 +94,8 @@ def map_caption(m: LiqMap, top: int = 3) -> str:
         lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
     if m.synthetic:
         lines.append("SYNTHETIC market data (simulator).")
+    if m.replay:
+        lines.append(replay_note(m.at))
     lines.append(DISCLAIMER)
     return "\n".join(lines)
 
@@ -116,6 +119,8 @@ def levels_text(m: LiqMap, n: int = 4) -> str:
         lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
     if m.synthetic:
         lines.append("SYNTHETIC market data (simulator).")
+    if m.replay:
+        lines.append(replay_note(m.at))
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ __all__ = [
     "make_source",
 ]
 
-SPECS = "'ccxt', 'sim' or 'replay:DIR'"
+SPECS = "'ccxt', 'sim' or 'replay:DIR[,DIR...]'"
 MAX_SIM_CANDLES = 400 * 1440  # a year of 1m candles is plenty for any window
 
 
@@ -200,9 +200,14 @@ def make_source(
     if kind == "sim" and not arg:
         return SimSource(check_exchange_ids(exchanges), seed=seed)
     if kind == "replay":
-        if not arg.strip():
-            raise MarketError("replay needs a dataset directory: use --source replay:DIR")
-        return ReplaySource(Path(arg.strip()).expanduser())
+        dirs = [part.strip() for part in arg.split(",") if part.strip()]
+        if not dirs:
+            raise MarketError("replay needs a dataset directory: use --source replay:DIR[,DIR...]")
+        if len(dirs) == 1:
+            return ReplaySource(Path(dirs[0]).expanduser())
+        from bot.market.replay_set import ReplaySet
+
+        return ReplaySet([ReplaySource(Path(d).expanduser()) for d in dirs])
     raise MarketError(f"unknown market source {spec!r}; use {SPECS}")
 
 

@@ -5,7 +5,8 @@ It wraps any live source: on each load it reads the stored rows of every exchang
 for the tail after the oldest "newest stored candle" among the exchanges, merges, and stores the new rows. An
 exchange whose refresh failed gets no series at all: its stored candles never stand in for live data (the freshness
 rule in ``bot.market.freshness`` then names it as missing), and it rejoins with its stored history once it answers.
-Synthetic sources are passed through untouched: made-up candles must never sit beside real ones in the store.
+Synthetic and replayed sources are passed through untouched: made-up or replayed candles must never sit beside
+live ones in the store.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class StoredSource:
         self.inner = inner
         self.db = db
         self.synthetic = inner.synthetic
+        self.replay_live = bool(getattr(inner, "replay_live", False))
         self.exchanges = tuple(inner.exchanges)
         self.end_ms = inner.end_ms
 
@@ -49,7 +51,7 @@ class StoredSource:
 
     async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
         """Stored rows plus the inner source's tail; candles that closed by ``until_ms`` (None = now)."""
-        if self.synthetic:
+        if self.synthetic or self.replay_live:  # never stored beside live data
             return await self.inner.load(symbol, timeframe, since_ms, until_ms)
         tf = timeframe_ms(timeframe)
         stored = await asyncio.to_thread(self._read, symbol, timeframe, since_ms, until_ms)

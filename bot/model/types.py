@@ -82,6 +82,8 @@ class LiqMap:
         oi_usd: open interest at ``at`` in USD summed over exchanges (NaN when unknown).
         funding_rate: latest funding rate (notional-weighted mean over exchanges; NaN when unknown).
         oi_change_pct: OI change over the window in % (NaN when unknown).
+        replay: True when computed from recorded data played back as live (``at`` is then the virtual time); it
+            must be labelled REPLAY wherever shown, as ``synthetic`` is labelled SYNTHETIC.
         path_time / path_low / path_high: (p,) close time ms and low/high USD of each candle of the price
             reference series in the window: the traded path, wicks included (sweeps are judged on it).
     """
@@ -104,6 +106,7 @@ class LiqMap:
     close: F64
     clusters: tuple[Cluster, ...] = ()
     synthetic: bool = False
+    replay: bool = False
     missing_exchanges: tuple[str, ...] = ()
     oi_usd: float = float("nan")
     funding_rate: float = float("nan")

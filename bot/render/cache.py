@@ -30,7 +30,8 @@ def data_version(m: LiqMap) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     for heat in (m.heat_long, m.heat_short, m.long_by_lev, m.short_by_lev):
         h.update(np.ascontiguousarray(heat.sum(axis=-1)).tobytes() if heat.size else b"-")
-    meta = (m.price, m.exchanges, m.missing_exchanges, m.synthetic, m.notes, [c.to_json() for c in m.clusters])
+    meta = (m.price, m.exchanges, m.missing_exchanges, m.synthetic, m.replay, m.notes,
+            [c.to_json() for c in m.clusters])
     h.update(repr(meta).encode())
     return f"{m.at}-{h.hexdigest()}"
 

@@ -154,12 +154,16 @@ def add_header(fig: Figure, m: LiqMap, chart_name: str) -> None:
 
 
 def add_marks(fig: Figure, m: LiqMap) -> None:
-    """Footer: the 'estimate' mark (always) and a 'SYNTHETIC DATA' badge when the source is synthetic."""
+    """Footer: the 'estimate' mark (always), a 'SYNTHETIC DATA' badge when the source is synthetic and a 'REPLAY'
+    badge with the virtual time when recorded data is played back as live."""
     fig.text(0.988, 0.025, "ESTIMATE · modelled from open interest, not exchange data", ha="right",
              va="center", **text_kw(SMALL_SIZE, MUTED, style="italic"), gid="estimate")
-    if m.synthetic:
-        fig.text(0.012, 0.025, " SYNTHETIC DATA ", ha="left", va="center",
-                 **text_kw(SUBTITLE_SIZE, "#111111", fontweight="bold"), gid="synthetic",
+    badges = [(" SYNTHETIC DATA ", "synthetic")] if m.synthetic else []
+    if m.replay:
+        badges.append((f" REPLAY · {fmt_time_utc(m.at)} ", "replay"))
+    for row, (text, gid) in enumerate(badges):  # stacked upwards from the footer
+        fig.text(0.012, 0.025 + 0.04 * row, text, ha="left", va="center",
+                 **text_kw(SUBTITLE_SIZE, "#111111", fontweight="bold"), gid=gid,
                  bbox={"boxstyle": "round,pad=0.25", "facecolor": WARN, "edgecolor": "none"})
 
 

@@ -141,3 +141,11 @@ def counts(s: Session) -> dict[str, int]:
     for state, n in s.execute(select(ALERTS.c.state, func.count()).group_by(ALERTS.c.state)).all():
         out[str(state)] = int(n)
     return out
+
+
+def next_due_ms(s: Session) -> int | None:
+    """When the next queued alert is due, or the next claim expires (UTC ms); None when nothing is pending."""
+    queued = s.execute(select(func.min(ALERTS.c.next_attempt_at)).where(ALERTS.c.state == "queued")).scalar()
+    claimed = s.execute(select(func.min(ALERTS.c.claimed_until)).where(ALERTS.c.state == "sending")).scalar()
+    times = [int(t) for t in (queued, claimed) if t is not None]
+    return min(times) if times else None

@@ -59,7 +59,7 @@ def test_make_source_specs() -> None:
 
 
 @pytest.mark.parametrize(("spec", "exchanges", "message"), [
-    ("live", ["okx"], r"unknown market source 'live'; use 'ccxt', 'sim' or 'replay:DIR'"),
+    ("live", ["okx"], r"unknown market source 'live'; use 'ccxt', 'sim' or 'replay:DIR\[,DIR...\]'"),
     ("replay:", ["okx"], "replay needs a dataset directory"),
     ("ccxt", ["binnance"], r"unknown exchange 'binnance'; did you mean binance"),
     ("ccxt", [], "no exchanges configured"),
