@@ -11,6 +11,7 @@ q of each cohort is also clipped at its own candle's low (longs) / high (shorts)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,23 @@ def sweep_parts(flows: Flows, side: int, sweep: F64, weight: F64, params: ModelP
     return [(sweep, weight * (1.0 - q)), (own, weight * q)]
 
 
+def surviving_parts(
+    flows: Flows, side: int, sweep: F64, weight: F64, params: ModelParams, tiers: tuple[LeverageTier, ...]
+) -> Iterator[Cohorts]:
+    """The surviving cohorts of ``side`` for each ``sweep_parts`` pair (one unless ``same_candle_sweep``).
+
+    The unclipped intervals are released before the last part is handed out, so the caller's temporaries never
+    sit next to them (peak memory as with a single clip).
+    """
+    cohorts = side_cohorts(flows, side, params, tiers)
+    *first, (last_sweep, last_weight) = sweep_parts(flows, side, sweep, weight, params)
+    for sw, wt in first:
+        yield surviving(cohorts, side, sw, wt)
+    last = surviving(cohorts, side, last_sweep, last_weight)
+    del cohorts
+    yield last
+
+
 def pending_by_leverage(
     flows: Flows, grid: Grid, params: ModelParams, tiers: tuple[LeverageTier, ...] = (), end_ms: int | None = None
 ) -> tuple[F64, F64]:
@@ -112,10 +130,8 @@ def pending_by_leverage(
     lev_row = np.broadcast_to(np.arange(v, dtype=np.int64)[None, :], (flows.n, v)).ravel()
     out: list[F64] = []
     for side, sweep in ((1, later_low), (-1, later_high)):
-        cohorts = side_cohorts(flows, side, params, tiers)
         total = np.zeros((v, grid.n_bins))
-        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
-            c = surviving(cohorts, side, sw, wt)
+        for c in surviving_parts(flows, side, sweep, weight, params, tiers):
             alive = c.hi > c.lo
             lo = np.where(alive, c.lo, 0.0).ravel()
             hi = np.where(alive, c.hi, 1.0).ravel()
@@ -135,7 +151,6 @@ def pending_total(flows: Flows, params: ModelParams, tiers: tuple[LeverageTier, 
     later_low, later_high = later_extremes(flows)
     total = 0.0
     for side, sweep in ((1, later_low), (-1, later_high)):
-        cohorts = side_cohorts(flows, side, params, tiers)
-        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
-            total += float(surviving(cohorts, side, sw, wt).mass.sum())
+        for c in surviving_parts(flows, side, sweep, weight, params, tiers):
+            total += float(c.mass.sum())
     return total

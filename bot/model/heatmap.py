@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.market.types import LeverageTier
-from bot.model.book import side_cohorts, surviving, sweep_parts
+from bot.model.book import surviving_parts
 from bot.model.flows import Flows
 from bot.model.grid import Grid, accumulate_intervals
 from bot.model.params import ModelParams
@@ -115,9 +115,7 @@ def _block_deposits(
     parts: list[tuple[F64, F64, F64, I64]] = []
     for si, side in enumerate((1, -1)):
         sweep = _segmented_later(flows.low if side > 0 else flows.high, block, "min" if side > 0 else "max")
-        cohorts = side_cohorts(flows, side, params, tiers)
-        for sw, wt in sweep_parts(flows, side, sweep, weight, params):
-            c = surviving(cohorts, side, sw, wt)
+        for c in surviving_parts(flows, side, sweep, weight, params, tiers):
             alive = c.hi > c.lo
             rows = np.broadcast_to((block + si * t)[:, None], c.lo.shape)[alive]
             parts.append((c.lo[alive], c.hi[alive], c.mass[alive], rows))
