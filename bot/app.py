@@ -140,9 +140,11 @@ def replay_wiring(settings: Settings, options: ReplayOptions) -> tuple[Settings,
     finally:
         db.dispose()
     log.warning(
-        "REPLAY of %s from %s to %s (virtual) at %gx%s", ", ".join(plan.source.exchanges), iso_utc(plan.start_ms),
-        iso_utc(plan.until_ms), options.speed, " (resumed)" if plan.resumed else "",
+        "REPLAY of %s from %s to %s (virtual) at %gx%s", ", ".join(plan.exchanges or settings.exchanges),
+        iso_utc(plan.start_ms), iso_utc(plan.until_ms), options.speed, " (resumed)" if plan.resumed else "",
     )
+    if plan.source is None:
+        return settings, plan
     return settings.model_copy(update={"symbols": list(plan.source.symbols)}), plan
 
 
@@ -155,10 +157,10 @@ async def run_app(
         log.warning("%s", line)
     await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
     plan: ReplayPlan | None = None
-    if settings.source.lower().startswith("replay:"):
+    if settings.source.lower().startswith("replay:") or (replay is not None and replay.given):
         settings, replay_plan = await asyncio.to_thread(replay_wiring, settings, replay or ReplayOptions())
         plan, clock = replay_plan, replay_plan.clock
-    app = build_app(settings, clock=clock, market=plan.source if plan is not None else None)
+    app = build_app(settings, clock=clock, market=plan.source if plan is not None else None)  # None: from settings
     if plan is not None:  # real delivery delays are long in virtual time: age alerts by real time
         app.dispatcher.max_age_ms = int(app.dispatcher.max_age_ms * max(1.0, plan.clock.speed))
     db, metrics, engine, job, service, dispatcher = (app.db, app.metrics, app.engine, app.job, app.service,

@@ -36,11 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p_run)
     p_run.add_argument("--once", action="store_true", help="run one tick and exit")
     p_run.add_argument("--speed", type=float, default=None,
-                       help="replay only: virtual seconds per real second (default 1, real time)")
+                       help="virtual clock (a replay, or any source with --from and --until): virtual seconds per "
+                       "real second (default 1, real time)")
     p_run.add_argument("--from", dest="from_time",
-                       help="replay only: virtual start, ISO 8601 or ms (default: once one longest window of history "
+                       help="virtual clock: virtual start, ISO 8601 or ms (default: once one longest window of history "
                        "exists)")
-    p_run.add_argument("--until", help="replay only: virtual end (default: the end of the recordings); at the end "
+    p_run.add_argument("--until", help="virtual clock: virtual end (default: the end of the recordings); at the end "
                        "the bot drains the outbox and exits 0")
 
     p_map = sub.add_parser("map", help="compute one liquidation map")

@@ -174,8 +174,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     replay = ReplayOptions.from_args(args.speed, args.from_time, args.until)
-    if replay.given and not settings.source.lower().startswith("replay:"):
-        raise LiqmapError("--speed, --from and --until need a replay source, e.g. --source replay:DIR")
     return asyncio.run(run_app(settings, once=args.once, replay=replay))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from cachetools import LRUCache
 
-from bot.clock import Clock, wall_ms
+from bot.clock import Clock, VirtualClock, wall_ms
 from bot.market.freshness import DEFAULT_TICK_MS, split_live, stale_budget_ms
 from bot.market.source import MarketSource, SourceResult
 from bot.market.types import Freshness
@@ -95,7 +95,7 @@ class MapEngine:
             )
             configured = [f.exchange for f in result.freshness] or list(self.source.exchanges)
             missing = tuple(e for e in configured if e in split.missing)
-            replay = bool(getattr(self.source, "replay_live", False))
+            replay = isinstance(self.clock, VirtualClock)  # any run on the virtual clock is a replay
             m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing, replay=replay)
             if m.exchanges:
                 self._previous[key] = (m.at, m.clusters)

@@ -54,13 +54,20 @@ class ReplayOptions:
 
 @dataclass
 class ReplayPlan:
-    """Where a replay starts (a resume point when the database has ticks of this run), where it ends, and the clock."""
+    """Where a virtual-clock run starts (a resume point when the database has ticks of this run), where it ends, the
+    clock, and the recorded datasets it plays (None: the source the settings name, on the virtual clock: a
+    rehearsal of live exchanges or their stand-ins)."""
 
-    source: ReplaySet
+    source: ReplaySet | None
     clock: VirtualClock
     start_ms: int
     until_ms: int
     resumed: bool
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        """The replayed datasets' exchanges (empty for a rehearsal)."""
+        return self.source.exchanges if self.source is not None else ()
 
 
 def replay_sources(settings: Settings) -> list[ReplaySource]:
@@ -80,14 +87,17 @@ def longest_window_ms(db: Database, settings: Settings) -> int:
 
 def plan_replay(db: Database, settings: Settings, options: ReplayOptions) -> ReplayPlan:
     """Choose the start (``--from``, else a resume point, else once one longest window of history exists), the end
-    and the virtual clock; the source serves data as of the clock's now."""
-    sources = replay_sources(settings)
-    probe = ReplaySet(sources)
+    and the virtual clock. A replay source serves its datasets as of the clock's now; any other source (a
+    rehearsal against exchange stand-ins) runs on the same clock and needs ``--from`` and ``--until``."""
+    is_replay = settings.source.lower().startswith("replay:")
+    probe = ReplaySet(replay_sources(settings)) if is_replay else None
     tick = max(int(settings.tick_seconds * 1000), 1000)
+    if probe is None and (options.from_ms is None or options.until_ms is None):
+        raise LiqmapError("a live source on the virtual clock needs both --from and --until (or use replay:DIR)")
     history = int(longest_window_ms(db, settings) * (1 + WARMUP_WINDOWS))
-    first = options.from_ms if options.from_ms is not None else probe.data_start_ms + history
+    first = options.from_ms if options.from_ms is not None else probe.data_start_ms + history  # type: ignore[union-attr]
     first = -(-first // tick) * tick  # on the tick grid, so reruns tick at the same instants
-    until = options.until_ms if options.until_ms is not None else probe.data_end_ms
+    until = options.until_ms if options.until_ms is not None else probe.data_end_ms  # type: ignore[union-attr]
     if until < first:
         raise LiqmapError(
             f"nothing to replay: the start ({first}) is after the end ({until}); the recordings need one longest "
@@ -98,7 +108,8 @@ def plan_replay(db: Database, settings: Settings, options: ReplayOptions) -> Rep
     resumed = last is not None and first <= last.at <= until
     start = last.at + tick if last is not None and resumed else first
     clock = VirtualClock(start, options.speed)
-    return ReplayPlan(ReplaySet(sources, clock), clock, start, until, resumed)
+    source = ReplaySet(probe.sources, clock) if probe is not None else None
+    return ReplayPlan(source, clock, start, until, resumed)
 
 
 async def drain(dispatcher: Dispatcher, clock: VirtualClock, stop: asyncio.Event) -> int:
