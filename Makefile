@@ -24,8 +24,12 @@ test: $(STAMP)
 
 ## Offline end-to-end run on a seeded synthetic market: prints clusters, writes the README images.
 ## A fixed as-of time keeps the images reproducible; run `liqmap demo --out out` for the current time.
+## Then, when ../shared/data is beside the repo, a short replay of a recorded crash day to the console (alerts included).
+REPLAY_DEMO ?= ../shared/data/okx-btc-2026-03
 demo: $(STAMP)
 	$(BIN)/liqmap demo --out docs/images --at 2026-06-01T00:00Z
+	@if [ -d "$(REPLAY_DEMO)" ]; then $(BIN)/liqmap demo --replay "$(REPLAY_DEMO)" --hours 12; \
+	else echo "(replay demo skipped: $(REPLAY_DEMO) not found; set REPLAY_DEMO=DIR)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests

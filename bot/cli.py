@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--out", type=Path, default=Path("out"))
     p_demo.add_argument("--seed", type=int)
     p_demo.add_argument("--at", help="as-of time of the synthetic market (default: now)")
+    p_demo.add_argument("--replay", type=Path, metavar="DIR",
+                        help="instead: replay the last --hours of a recorded dataset to the console, alerts included")
+    p_demo.add_argument("--hours", type=float, default=12.0, help="with --replay: virtual hours to replay")
     return parser
 
 
@@ -119,7 +122,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``liqmap`` console script; returns the process exit status."""
     args = build_parser().parse_args(argv)
-    default_level = "INFO" if args.command == "run" else "WARNING"  # one-shot commands print results, not logs
+    live = args.command == "run" or (args.command == "demo" and getattr(args, "replay", None) is not None)
+    default_level = "INFO" if live else "WARNING"  # one-shot commands print results, not logs
     try:
         # JSON when LIQMAP_LOG_JSON; LIQMAP_LOG_LEVEL else default_level; every configured secret redacted
         setup_logging(default_level=default_level)

@@ -141,8 +141,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_replay(directory: Path, hours: float) -> int:
+    """``liqmap demo --replay DIR``: the last ``hours`` of a recorded dataset replayed as live, as fast as the
+    machine goes, into a throwaway database with one demo alert (1%, both sides), alerts printed to the console."""
+    import tempfile
+
+    from bot.app import run_app
+    from bot.market.source import ReplaySource
+    from bot.replay_run import ReplayOptions
+    from bot.storage import chats, migrate, subscriptions
+    from bot.storage.db import Database
+
+    if hours <= 0:
+        raise LiqmapError("--hours must be positive, e.g. --hours 12")
+    end = ReplaySource(directory).series.last_close_time
+    with tempfile.TemporaryDirectory(prefix="liqmap-demo-") as tmp:
+        settings = load_settings(source=f"replay:{directory}", data_dir=Path(tmp), health_port=0)
+        migrate.upgrade(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url)
+        with db.session() as s:
+            chat = chats.upsert_chat(s, "telegram", "demo", "private", "demo")
+            subscriptions.add_subscription(s, chat.id, symbol=ReplaySource(directory).series.symbol, window="24h",
+                                           proximity_pct=1.0)
+        db.dispose()
+        options = ReplayOptions(speed=1e6, from_ms=end - int(hours * 3_600_000), given=True)
+        return asyncio.run(run_app(settings, replay=options))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``liqmap demo``: offline end-to-end run on the seeded synthetic market; writes both images."""
+    """``liqmap demo``: offline end-to-end run on the seeded synthetic market; writes both images. With
+    ``--replay DIR``: a short replay of a recorded dataset to the console instead."""
+    if args.replay is not None:
+        return demo_replay(args.replay, args.hours)
     overrides: dict[str, object] = {"source": "sim"}
     if args.seed is not None:
         overrides["sim_seed"] = args.seed
