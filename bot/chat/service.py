@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from bot.alerts.job import AlertJob, Clock
+from bot.chat.alert_test import alert_test_reply
 from bot.chat.limits import BoundedTtlCache, KeyedLocks, SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     CommandError,
@@ -48,6 +49,7 @@ HELP = "\n".join(
         "levels [symbol] [window]: nearest and largest clusters as text",
         "alert add <symbol> [proximity%] [min <usd|share%>] [side long|short|both] [window 24h] [cooldown 30m]",
         "    e.g. alert add BTC 1.5% min 50M side long",
+        "alert test <symbol> [proximity%] [min ...] ...: how that alert would have done over the last 7 days",
         "alert list | alert remove <id> | alert pause [id] | alert resume [id]",
         "settings: your alert settings and defaults · status: data freshness and next run",
     ]
@@ -214,6 +216,18 @@ class ChatService:
         return await self._guard("levels", chat, run)
 
     # ---- alerts ---------------------------------------------------------------------------------------------
+    async def alert_test(self, chat: ChatRef, args: str) -> Reply:
+        """``alert test <symbol> [proximity%] ...``: how that alert would have done over the last 7 days (history)."""
+
+        async def run() -> Reply:
+            wait = self.chat_texts.wait_s((chat.platform, chat.external_id))
+            if wait:
+                return Reply(try_again_text(wait, "This chat"), error=True)
+            await self.register(chat)
+            return await alert_test_reply(self.db, self.engine, args, self.clock)
+
+        return await self._guard("alert test", chat, run)
+
     async def alert_add(self, chat: ChatRef, args: str) -> Reply:
         """``alert add <symbol> [proximity%] [min <usd>] [side ...] [window ...] [cooldown ...]``."""
 

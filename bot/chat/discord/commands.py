@@ -152,6 +152,26 @@ def register(bot: LiqmapBot) -> None:
                 text += f"\nThis server's alerts go to <#{channel}>."
         await answer(interaction, text)
 
+    @alert.command(name="test", description="How an alert would have done over the last 7 days (history)")
+    @app_commands.describe(symbol="e.g. BTC", proximity="distance from price, e.g. 1.5% (default 1%)",
+                           minimum="smallest cluster: USD like 50M, or share of the side like 5%",
+                           side="which clusters (default both)", window="map window (default 24h)",
+                           cooldown="quiet time between alerts, e.g. 30m (default)")
+    @app_commands.rename(minimum="min")
+    @app_commands.choices(side=SIDE_CHOICES, window=WINDOW_CHOICES)
+    @app_commands.autocomplete(symbol=symbol_autocomplete)
+    async def alert_test(interaction: discord.Interaction, symbol: str, proximity: str = "", minimum: str = "",
+                         side: Choice[str] | None = None, window: Choice[str] | None = None,
+                         cooldown: str = "") -> None:
+        await interaction.response.defer(thinking=True)
+        words = [symbol, proximity]
+        for key, value in (("min", minimum), ("side", _value(side)), ("window", _value(window)),
+                           ("cooldown", cooldown)):
+            if value.strip():
+                words += [key, value]
+        reply = await service.alert_test(chat_of(interaction), " ".join(w for w in words if w.strip()))
+        await send_reply(interaction, reply)
+
     @alert.command(name="list", description="The alerts of this chat with their ids")
     async def alert_list(interaction: discord.Interaction) -> None:
         await send_reply(interaction, await service.alert_list(chat_of(interaction)), ephemeral=True)

@@ -35,6 +35,7 @@ HELP = "\n".join(
         "/levels [symbol] [window]: nearest and largest clusters as a table, e.g. /levels BTC",
         f"/{ADD_USAGE}",
         f"    e.g. /{ADD_EXAMPLE}",
+        "/alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",
         "/alert list · /alert remove <id> · /alert pause [id] · /alert resume [id]",
         "/settings: your alerts and the defaults · /status: data freshness, next run, your active alerts",
         "In groups only admins may change the group's alerts.",
@@ -43,14 +44,14 @@ HELP = "\n".join(
 COMMANDS = (
     ("liqmap", "Liquidation heatmap: /liqmap BTC 24h"),
     ("levels", "Nearest and largest clusters as text"),
-    ("alert", "Alerts: add, list, remove, pause, resume"),
+    ("alert", "Alerts: add, test, list, remove, pause, resume"),
     ("settings", "Your alert settings"),
     ("status", "Data freshness and next run"),
     ("help", "All commands with examples"),
     ("start", "Introduction"),
 )
 ALERT_CHANGES = ("add", "remove", "pause", "resume")
-ALERT_USAGE = "use /alert add|list|remove|pause|resume, e.g. /" + ADD_EXAMPLE
+ALERT_USAGE = "use /alert add|test|list|remove|pause|resume, e.g. /" + ADD_EXAMPLE
 ADMIN_ONLY = "Only this group's admins can change its alerts."
 
 
@@ -163,6 +164,8 @@ class TelegramAdapter:
             reply = Reply(ADMIN_ONLY, error=True)
         elif sub == "add":
             reply = await self.service.alert_add(chat, rest)
+        elif sub == "test":  # reads history only: no admin needed
+            reply = await self.service.alert_test(chat, rest)
         elif sub == "list" or sub == "":
             reply = await self.service.alert_list(chat)
         elif sub == "remove":
