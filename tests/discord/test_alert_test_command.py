@@ -9,6 +9,7 @@ from tests.discord.test_commands import server
 
 
 async def test_alert_test_answers_with_history_not_a_promise(simcord_env: simcord.Env) -> None:
+    simcord_env.settle_timeout = 120.0  # the replay of 7 days runs in a worker thread: longer than simcord's 5 s
     _, channel, alice = server(simcord_env)  # not a moderator: testing changes nothing
     result = await alice.slash(channel, "alert test", symbol="BTC", proximity="1.5%")
     callbacks = [r.json for r in simcord_env.http_requests if r.path.endswith("/callback")]
