@@ -1,35 +1,51 @@
-# syntax=docker/dockerfile:1
-# Multi-stage image: dependencies are built in a layer of their own, before the source.
-FROM python:3.11-slim AS build
+# Multi-stage image: the pinned dependency set is installed in a layer of its own, before the source.
+# No `# syntax=` line: it would make BuildKit fetch a frontend image from a registry, and offline builds fail.
+# The base is pinned by tag (Python 3.11 on Debian 12). .ci/docker.sh, which has no registry, imports a base it
+# makes itself (debootstrap) under this same name; so only `python3` (not `python`) is assumed on the base.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Dependency layer: only pyproject.toml (and the README it names), so code edits do not invalidate it.
+# Dependency layer: exactly the versions in requirements.lock (`uv pip compile pyproject.toml ...`, see its header),
+# so code edits do not invalidate it and every build gets the same set.
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
+# Source layer. `pip check` fails the build when pyproject.toml asks for something that the lock file does not
+# satisfy (then regenerate the lock file with the command in its header).
 COPY pyproject.toml README.md ./
-RUN mkdir -p bot && touch bot/__init__.py && pip install . && pip uninstall -y liqmap
-# Source layer.
 COPY bot ./bot
-COPY alembic ./alembic
-RUN pip install --no-deps .
+RUN pip install --no-deps . && pip check
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
+# LIQMAP_HEALTH_HOST=0.0.0.0: inside the container, so that a published port (`-p 127.0.0.1:8787:8787`) reaches
+# the health server; nothing is reachable from outside unless the port is published.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MPLBACKEND=Agg \
     LIQMAP_DATA_DIR=/data \
     LIQMAP_ALEMBIC_DIR=/app/alembic \
+    LIQMAP_HEALTH_HOST=0.0.0.0 \
     LIQMAP_HEALTH_PORT=8787
-# A non-root user owns /data (the SQLite default lives there).
-RUN useradd --create-home --uid 10001 liqmap && mkdir -p /data && chown liqmap /data
+# A non-root user (uid/gid 10001) owns /data, where the SQLite default lives. /app/data points there too, so a
+# relative LIQMAP_DATA_DIR=data (the checkout's default, e.g. from an old .env) also lands in the volume.
+RUN groupadd --gid 10001 liqmap \
+    && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin liqmap \
+    && mkdir -p /data /app \
+    && chown 10001:10001 /data \
+    && ln -s /data /app/data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
+# The migrations, found through LIQMAP_ALEMBIC_DIR (bot/storage/migrate.py).
 COPY alembic ./alembic
-USER liqmap
+# Numeric, so that a runtime (Kubernetes runAsNonRoot) can tell it is not root without reading /etc/passwd.
+USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8787
 # /healthz answers 503 when the last tick is older than 3 intervals (or the database is unreadable).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["python", "-m", "bot.ops.healthcheck"]
-# `liqmap run` applies the database migrations first, then runs the bot; SIGTERM stops it gracefully.
+# `liqmap run` applies the database migrations first, then runs the bot; SIGTERM stops it gracefully (exit 0).
 STOPSIGNAL SIGTERM
 CMD ["liqmap", "run"]
