@@ -20,6 +20,8 @@ COPY bot ./bot
 RUN pip install --no-deps . && pip check
 
 FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="liqmap" \
+      org.opencontainers.image.description="Bitcoin liquidation-map bot (Telegram, Discord)"
 # LIQMAP_HEALTH_HOST=0.0.0.0: inside the container, so that a published port (`-p 127.0.0.1:8787:8787`) reaches
 # the health server; nothing is reachable from outside unless the port is published.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -274,12 +274,7 @@ lap "base images ($BASES)"
 } >"$TMP/compose.env"
 DC=(docker compose -p "$PROJECT" -f "$ROOT/docker-compose.yml" --env-file "$TMP/compose.env")
 say "docker compose build bot -> $IMAGE"
-old_id=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 "${DC[@]}" build bot >"$TMP/build.log" 2>&1 || { tail -30 "$TMP/build.log" >&2; fail "docker compose build"; }
-new_id=$(docker image inspect --format '{{.Id}}' "$IMAGE")
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || true  # the build this one replaces (kept while a container uses it)
-fi
 lap build
 
 # ---- 4. docker run ---------------------------------------------------------------------------------------------
@@ -355,6 +350,8 @@ code=$(docker inspect --format '{{.State.ExitCode}}' "$bot")
 [ "$code" = 0 ] || fail "compose stop bot (SIGTERM): exit code $code"
 "${DC[@]}" down -v --remove-orphans --timeout 30 >/dev/null 2>&1
 COMPOSE_UP=
+# The earlier builds of liqmap:latest that this run untagged (`up` builds too), unless a container still uses one.
+docker image prune --force --filter label=org.opencontainers.image.title=liqmap >/dev/null
 lap "compose checks"
 
 summary=$(IFS=,; echo "${TIMES[*]}")
