@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo lint typecheck bench backtest clean
+.PHONY: run test test-slow rehearse test-lowest docker-test demo lint typecheck bench backtest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,27 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/liqmap run
 
-## Set up, lint, type-check and run the whole test suite.
+## Set up, lint, type-check and run the test suite (a few minutes; the slower suites have their own targets).
 test: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" --ignore=tests/rehearsal
+
+## Real processes over time: replay as live, SIGKILL and resume, replicas, a PostgreSQL restart.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow --ignore=tests/rehearsal
+
+## Rehearsals: whole `liqmap run` processes on the virtual clock over real data, under faults.
+rehearse: $(STAMP)
+	$(BIN)/pytest tests/rehearsal -s
+
+## The dependency floors: the lowest allowed versions, installed in .venv-lowest, against a fast subset.
+test-lowest:
+	bash .ci/lowest.sh
+
+## Build the image and run it and the compose file for real (root; installs Docker when missing).
+docker-test:
+	bash .ci/docker.sh
 
 ## Offline end-to-end run on a seeded synthetic market: prints clusters, writes the README images.
 ## A fixed as-of time keeps the images reproducible; run `liqmap demo --out out` for the current time.

@@ -148,7 +148,7 @@ def _level(settings: Settings | None, default_level: str) -> int:
     if settings is not None and "log_level" in settings.model_fields_set:
         name = settings.log_level
     else:
-        name = os.environ.get("LIQMAP_LOG_LEVEL", default_level)
+        name = os.environ.get("LIQMAP_LOG_LEVEL") or default_level  # empty means unset
     level = logging.getLevelName(name.strip().upper())
     if not isinstance(level, int):
         raise LiqmapError(f"invalid setting: LIQMAP_LOG_LEVEL: unknown level {name!r} (DEBUG, INFO, WARNING, ERROR)")
