@@ -59,7 +59,8 @@ bench: $(STAMP)
 
 backtest: $(STAMP)
 	@for d in ../shared/data/*/; do \
-	  if [ -f "$$d/liquidations.csv" ]; then echo "== $$d"; $(BIN)/liqmap backtest --data "$$d" || exit 1; fi; \
+	  if [ -f "$$d/liquidations.csv" ] || [ -f "$$d/liquidation_bars.csv" ]; then \
+	    echo "== $$d"; $(BIN)/liqmap backtest --data "$$d" --halves || exit 1; fi; \
 	done
 
 clean:
