@@ -14,13 +14,10 @@ from bot.config import load_settings
 from bot.errors import LiqmapError
 from bot.ops.settings_table import env_names
 
-# Every setting whose empty value used to break start-up, plus the rest (an empty value must never matter).
-EMPTY_TEMPLATE = [
-    "LIQMAP_TELEGRAM_TOKEN", "LIQMAP_TELEGRAM_WEBHOOK_SECRET", "LIQMAP_TELEGRAM_WEBHOOK_URL", "LIQMAP_TELEGRAM_MODE",
-    "LIQMAP_TELEGRAM_API_URL", "LIQMAP_DISCORD_TOKEN", "LIQMAP_DISCORD_DEV_GUILD", "LIQMAP_EXCHANGE_API_KEYS",
-    "LIQMAP_EXCHANGE_API_SECRETS", "LIQMAP_DATABASE_URL", "LIQMAP_EXCHANGES", "LIQMAP_SYMBOLS",
-    "LIQMAP_DEFAULT_WINDOW", "LIQMAP_TICK_SECONDS", "LIQMAP_SIM_SEED", "LIQMAP_HEALTH_HOST", "LIQMAP_LOG_JSON",
-]
+# Every setting except the three each run sets (the sim source, a data dir in tmp, health port 0): an empty value,
+# as in many .env templates, must mean "unset" for all of them.
+BASE = ("LIQMAP_SOURCE", "LIQMAP_DATA_DIR", "LIQMAP_HEALTH_PORT")
+EMPTY_TEMPLATE = [name for name in env_names() if name not in BASE]
 
 
 def liqmap_once(
@@ -28,7 +25,7 @@ def liqmap_once(
 ) -> subprocess.CompletedProcess[str]:
     """``liqmap run --once`` as a real process on the sim market, with its data and cwd in ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIQMAP_")}
-    base = {"LIQMAP_SOURCE": "sim", "LIQMAP_DATA_DIR": str(tmp_path / "data"), "LIQMAP_HEALTH_PORT": "0"}
+    base = dict(zip(BASE, ("sim", str(tmp_path / "data"), "0"), strict=True))
     in_dotenv = {line.split("=", 1)[0] for line in (dotenv or "").splitlines()}
     env.update({k: v for k, v in base.items() if k not in in_dotenv})  # the environment would win over .env
     env.update(env_extra)
