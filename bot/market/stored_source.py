@@ -16,6 +16,7 @@ import logging
 
 from bot.market.result import MarketSource, SourceResult
 from bot.market.series_ops import cut, merge
+from bot.market.source import is_listed
 from bot.market.types import MarketSeries, timeframe_ms
 from bot.storage import market_cache
 from bot.storage.db import Database
@@ -76,6 +77,10 @@ class StoredSource:
             elif old is not None:  # refreshed, nothing new since the stored tail
                 merged.append(cut(old, since_ms, until_ms))
         return SourceResult(series=merged, freshness=result.freshness)
+
+    async def supports(self, symbol: str) -> bool:
+        """Whatever the inner source says (its market lists)."""
+        return await is_listed(self.inner, symbol)
 
     async def close(self) -> None:
         """Close the inner source."""

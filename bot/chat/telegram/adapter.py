@@ -14,7 +14,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.chat.limits import try_again_text
-from bot.chat.parse import ADD_EXAMPLE, ADD_USAGE
+from bot.chat.parse import ADD_EXAMPLE, ADD_USAGE, shown
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, parse_action
 from bot.chat.service import SORRY, ChatService
 from bot.chat.telegram.limits import AdminCheck, UserRateLimit
@@ -175,7 +175,7 @@ class TelegramAdapter:
         elif sub == "resume":
             reply = await self.service.alert_resume(chat, rest)
         else:
-            reply = Reply(f"I don't know /alert {args[0]}: {ALERT_USAGE}", error=True)
+            reply = Reply(f"I don't know /alert {shown(args[0])}: {ALERT_USAGE}", error=True)
         await self._answer(update, context, reply)
 
     async def on_settings(self, update: Update, context: Context) -> None:
