@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import Settings, load_settings
 from bot.errors import LiqmapError
 from bot.ops.logging import setup_logging
 
@@ -109,16 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with the command line's --source/--exchanges winning."""
-    overrides: dict[str, object] = {}
-    if getattr(args, "source", None):
-        overrides["source"] = args.source
-    if getattr(args, "exchanges", None):
-        overrides["exchanges"] = args.exchanges
-    return load_settings(**overrides)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``liqmap`` console script; returns the process exit status."""
     args = build_parser().parse_args(argv)
@@ -158,12 +146,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         "db": commands.cmd_db,
     }
     return handlers[args.command](args)
-
-
-def print_json(obj: object) -> None:
-    """Print one JSON object on stdout."""
-    json.dump(obj, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli import print_json, settings_from_args
+from bot.cli_output import print_json, settings_from_args
 from bot.config import Settings, load_settings
 from bot.engine import MapEngine, MapResult
 from bot.errors import LiqmapError

@@ -18,8 +18,7 @@ from bot.alerts.dispatcher import Dispatcher
 from bot.clock import VirtualClock
 from bot.config import Settings
 from bot.errors import LiqmapError
-from bot.market.replay_set import ReplaySet, replay_dirs
-from bot.market.source import ReplaySource
+from bot.market.replay_source import ReplaySet, ReplaySource, replay_dirs
 from bot.model.types import window_ms
 from bot.storage import outbox, subscriptions, ticks
 from bot.storage.db import Database

@@ -19,9 +19,9 @@ from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.market.ccxt_source import CcxtSource
 from bot.market.errors import MarketError
-from bot.market.replay import load_dataset
+from bot.market.replay_source import ReplaySet, ReplaySource
 from bot.market.result import ListsSymbols, MarketSource, SourceResult
-from bot.market.series_ops import cut, resample
+from bot.market.series_ops import cut
 from bot.market.sim import BASE_PRICE, synthetic_series
 from bot.market.symbols import parse_symbol
 from bot.market.tiers import default_tiers
@@ -96,54 +96,6 @@ class SimSource:
         """Nothing to release."""
 
 
-class ReplaySource:
-    """A recorded dataset directory served as a market source (``synthetic`` as its meta.json says).
-
-    ``end_ms`` is the close time of the dataset's last candle, so callers can default "now" to it.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.series = load_dataset(self.path)
-        self.synthetic = self.series.synthetic
-        self.exchanges: tuple[str, ...] = (self.series.exchange,)
-        self.end_ms: int | None = self.series.last_close_time
-
-    async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
-        """The dataset cut to candles opened at/after ``since_ms`` that closed by ``until_ms`` (None = the
-        dataset end). Candles are resampled to ``timeframe`` when that is a coarser multiple of the dataset's;
-        a finer timeframe than recorded gets the dataset's own candles. Another symbol than the dataset's
-        gives no series and a freshness entry saying why."""
-        tf = _check_timeframe(timeframe)
-        s = self.series
-        end = self.end_ms if until_ms is None else until_ms
-        fetched = min(s.fetched_at, end) if end is not None else s.fetched_at
-        try:
-            wanted = parse_symbol(symbol)
-            held = parse_symbol(s.symbol)
-        except MarketError:
-            wanted, held = symbol, s.symbol
-        if wanted != held:
-            msg = f"dataset {self.path.name} holds {s.symbol}, not {symbol}"
-            return SourceResult(series=[], freshness=[Freshness(s.exchange, False, 0, fetched, msg)])
-        if tf > s.timeframe_ms and tf % s.timeframe_ms == 0:
-            s = resample(s, timeframe)
-        out = cut(s, since_ms, end)  # end, not None: a resampled partial last bucket has not closed
-        fresh = Freshness(s.exchange, True, out.last_close_time, fetched,
-                          "" if out.n else "no candles of the dataset in the requested window")
-        return SourceResult(series=[out] if out.n else [], freshness=[fresh])
-
-    async def supports(self, symbol: str) -> bool:
-        """Only the dataset's own symbol."""
-        try:
-            return parse_symbol(symbol) == parse_symbol(self.series.symbol)
-        except MarketError:
-            return symbol == self.series.symbol
-
-    async def close(self) -> None:
-        """Nothing to release."""
-
-
 async def is_listed(source: object, symbol: str) -> bool:
     """Ask ``source`` (or the source a wrapper such as ``StoredSource`` holds as ``inner``) whether it has
     ``symbol`` at all (``ListsSymbols.supports``). True when no source in the chain can tell."""
@@ -205,8 +157,6 @@ def make_source(
             raise MarketError("replay needs a dataset directory: use --source replay:DIR[,DIR...]")
         if len(dirs) == 1:
             return ReplaySource(Path(dirs[0]).expanduser())
-        from bot.market.replay_set import ReplaySet
-
         return ReplaySet([ReplaySource(Path(d).expanduser()) for d in dirs])
     raise MarketError(f"unknown market source {spec!r}; use {SPECS}")
 

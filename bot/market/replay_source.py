@@ -1,4 +1,5 @@
-"""Recorded datasets played back as if they were live exchanges: ``liqmap run --source replay:DIR[,DIR...]``.
+"""Recorded datasets as market sources: ``ReplaySource`` (one dataset directory, for ``map`` and the backtest) and
+``ReplaySet`` (several, played back as if they were live exchanges: ``liqmap run --source replay:DIR[,DIR...]``).
 
 Each directory holds one exchange's history (``docs/datasets.md``). ``ReplaySet`` aggregates them the way the live
 source aggregates exchanges, and with a clock it serves, at virtual time t, exactly the candles, open interest and
@@ -9,12 +10,63 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.market.errors import MarketError
+from bot.market.replay import load_dataset
 from bot.market.result import SourceResult
-from bot.market.source import ReplaySource
+from bot.market.series_ops import cut, resample
 from bot.market.symbols import parse_symbol
+from bot.market.types import Freshness, timeframe_ms
+
+
+class ReplaySource:
+    """A recorded dataset directory served as a market source (``synthetic`` as its meta.json says).
+
+    ``end_ms`` is the close time of the dataset's last candle, so callers can default "now" to it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.series = load_dataset(self.path)
+        self.synthetic = self.series.synthetic
+        self.exchanges: tuple[str, ...] = (self.series.exchange,)
+        self.end_ms: int | None = self.series.last_close_time
+
+    async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
+        """The dataset cut to candles opened at/after ``since_ms`` that closed by ``until_ms`` (None = the
+        dataset end). Candles are resampled to ``timeframe`` when that is a coarser multiple of the dataset's;
+        a finer timeframe than recorded gets the dataset's own candles. Another symbol than the dataset's
+        gives no series and a freshness entry saying why."""
+        tf = timeframe_ms(timeframe)
+        s = self.series
+        end = self.end_ms if until_ms is None else until_ms
+        fetched = min(s.fetched_at, end) if end is not None else s.fetched_at
+        try:
+            wanted = parse_symbol(symbol)
+            held = parse_symbol(s.symbol)
+        except MarketError:
+            wanted, held = symbol, s.symbol
+        if wanted != held:
+            msg = f"dataset {self.path.name} holds {s.symbol}, not {symbol}"
+            return SourceResult(series=[], freshness=[Freshness(s.exchange, False, 0, fetched, msg)])
+        if tf > s.timeframe_ms and tf % s.timeframe_ms == 0:
+            s = resample(s, timeframe)
+        out = cut(s, since_ms, end)  # end, not None: a resampled partial last bucket has not closed
+        fresh = Freshness(s.exchange, True, out.last_close_time, fetched,
+                          "" if out.n else "no candles of the dataset in the requested window")
+        return SourceResult(series=[out] if out.n else [], freshness=[fresh])
+
+    async def supports(self, symbol: str) -> bool:
+        """Only the dataset's own symbol."""
+        try:
+            return parse_symbol(symbol) == parse_symbol(self.series.symbol)
+        except MarketError:
+            return symbol == self.series.symbol
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 class ReplaySet:
