@@ -87,8 +87,16 @@ def test_the_package_has_no_import_cycle() -> None:
     assert cycles(graph()) == []
 
 
+def refers_to_tests(node: ast.AST) -> bool:
+    """An import of the test tree, or a module path string into it (``importlib.import_module("tests....")``)."""
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] == "tests"
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] == "tests" for a in node.names)
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("tests.")
+
+
 def test_the_package_never_imports_the_tests() -> None:
-    offenders = [str(f.relative_to(BOT.parent)) for f in BOT.rglob("*.py") if "tests." in f.read_text()
-                 and any(isinstance(n, ast.ImportFrom) and (n.module or "").startswith("tests")
-                         for n in ast.walk(ast.parse(f.read_text())))]
+    offenders = sorted(str(f.relative_to(BOT.parent)) for f in BOT.rglob("*.py")
+                       if any(refers_to_tests(n) for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))))
     assert offenders == []

@@ -1,7 +1,6 @@
 """Soak benchmark (``liqmap bench --soak``): many alert-job ticks with 10,000 subscriptions on a SQLite file and the
 sim market (the clock advances one tick interval per tick), while a steady ``/liqmap`` load runs against the real
-PTB bot and ``ChatService`` over the local Telegram Bot API stand-in (``tests/standins/telegram_server.py``, so run
-it from the repository checkout).
+PTB bot and ``ChatService`` over the local Telegram Bot API stand-in (``bot.testing.telegram_api``).
 
 Reported: ``soak_rss_growth_mb`` (resident memory after the run minus after a warm-up, MB; target < 50),
 ``soak_errors`` (failed ticks, keys that could not be evaluated, commands not answered with a chart; target 0),

@@ -1,5 +1,5 @@
 """Telegram reply latency: the real PTB bot, ``ChatService`` on SQLite and the sim market, against the local Bot API
-stand-in (``tests/standins/telegram_server.py``, so run ``liqmap bench`` from the repository checkout).
+stand-in shipped in the package (``bot.testing.telegram_api``), so it runs from an installed wheel too.
 
 Latency of one ``/liqmap`` = the time from the user's update being queued at the server until the server received
 the bot's ``sendPhoto``. *Cold*: a fresh service (nothing computed or rendered) answering ``BURST`` chats at once;
@@ -10,9 +10,7 @@ the flood limit's; the 200-chat load (``liqmap_load200_*``) shows the flood limi
 from __future__ import annotations
 
 import asyncio
-import importlib
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ from bot.chat.service import ChatService
 from bot.chat.telegram import TelegramOptions, TelegramRunner
 from bot.config import Settings
 from bot.engine import MapEngine
-from bot.errors import LiqmapError
 from bot.market.source import SimSource
 from bot.render import RenderCache
 from bot.storage import migrate
 from bot.storage.db import Database
+from bot.testing.telegram_api import BotApiStandin
 
 NOW_MS = 1_780_000_000_000
 EXCHANGES = ("binanceusdm", "bybit", "okx")
@@ -34,13 +32,9 @@ BURST = 20
 LOAD_CHATS = 200
 
 
-def _standin_class() -> Any:
-    repo = Path(__file__).resolve().parents[2]
-    if not (repo / "tests" / "standins" / "telegram_server.py").is_file():
-        raise LiqmapError("the telegram benchmark needs the repository checkout (tests/standins/telegram_server.py)")
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    return importlib.import_module("tests.standins.telegram_server").BotApiStandin
+def _standin_class() -> type[BotApiStandin]:
+    """The local Bot API stand-in the benchmarks talk to."""
+    return BotApiStandin
 
 
 def _pct(values: list[float], q: float) -> float:
