@@ -183,4 +183,16 @@ def setup_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(level)
+    quiet_libraries(level)
     return handler
+
+
+LIBRARY_LOGGERS = ("httpx", "httpcore", "telegram", "discord", "ccxt", "aiohttp", "asyncio", "urllib3", "alembic",
+                   "apscheduler", "matplotlib", "PIL")
+
+
+def quiet_libraries(level: int) -> None:
+    """Library chatter (e.g. httpx's INFO line for every Telegram long poll) is kept at WARNING unless the bot's own
+    level is DEBUG, when everything shows."""
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else max(level, logging.WARNING))

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import LiqmapError
-from bot.ops.logging import JsonFormatter, protect_settings, redact, setup_logging
+from bot.ops.logging import JsonFormatter, protect_settings, quiet_libraries, redact, setup_logging
 
 TG_TOKEN = "7700112233:AAH-ops-test-telegram-token-xyz"
 DISCORD_TOKEN = "MTAxOps.discord-test-token.QWERTY123"
@@ -52,7 +52,7 @@ def restore_root() -> Iterator[None]:
 def emit_everything() -> None:
     """What our code and libraries might log: tokens in messages and args, URLs, exceptions, stack info."""
     logging.getLogger("bot.chat.telegram").warning("starting with token %s", TG_TOKEN)
-    logging.getLogger("httpx").info(
+    logging.getLogger("httpx").warning(  # library INFO is quiet by default; its warnings are shown (and redacted)
         'HTTP Request: POST %s "HTTP/1.1 200 OK"', f"https://api.telegram.org/bot{TG_TOKEN}/getUpdates"
     )
     logging.getLogger("discord.http").debug("Authorization: Bot " + DISCORD_TOKEN)
@@ -71,6 +71,7 @@ def test_no_secret_reaches_the_log_output(log_json: bool, restore_root: None, ca
     stream = io.StringIO()
     setup_logging(secret_settings(log_json), stream=stream)
     logging.getLogger().setLevel(logging.DEBUG)
+    quiet_libraries(logging.DEBUG)  # as with LIQMAP_LOG_LEVEL=DEBUG: every library record reaches the handler
     caplog.set_level(logging.DEBUG)
     emit_everything()
     out = stream.getvalue()
@@ -96,7 +97,7 @@ def test_no_secret_reaches_the_log_output(log_json: bool, restore_root: None, ca
         assert len(records) == 8
         for rec in records:
             assert {"ts", "level", "logger", "message"} <= set(rec)
-        assert records[1]["logger"] == "httpx" and records[1]["level"] == "INFO"
+        assert records[1]["logger"] == "httpx" and records[1]["level"] == "WARNING"
         assert records[5]["level"] == "ERROR" and "ConnectionError" in records[5]["exc"]
         assert "stack" in records[6]
     else:
@@ -141,7 +142,7 @@ def test_setup_logging_reads_the_environment(
     monkeypatch.setenv("LIQMAP_LOG_LEVEL", "INFO")
     stream = io.StringIO()
     setup_logging(stream=stream)
-    logging.getLogger("httpx").info("GET https://api.telegram.org/bot%s/getMe", token)
+    logging.getLogger("httpx").warning("GET https://api.telegram.org/bot%s/getMe", token)
     [line] = stream.getvalue().splitlines()
     assert json.loads(line)["message"] == "GET https://api.telegram.org/bot<telegram-token>/getMe"
 
@@ -163,3 +164,23 @@ def test_json_formatter_alone_keeps_exceptions() -> None:
         record = logging.getLogger("x").makeRecord("x", logging.ERROR, __file__, 1, "oops", None, sys.exc_info())
     out = json.loads(JsonFormatter().format(record))
     assert out["message"] == "oops" and "ValueError: bad" in out["exc"]
+
+
+def test_library_chatter_stays_at_warning_unless_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Telegram on, httpx logs every long poll at INFO: that line must not reach the log at INFO, and must at
+    DEBUG."""
+    import io
+    import logging
+
+    from bot.ops.logging import setup_logging
+
+    for level, shown in (("INFO", False), ("DEBUG", True)):
+        monkeypatch.setenv("LIQMAP_LOG_LEVEL", level)
+        out = io.StringIO()
+        setup_logging(stream=out)
+        logging.getLogger("httpx").info('HTTP Request: POST https://api.telegram.org/bot***/getUpdates "200 OK"')
+        logging.getLogger("liqmap.app").info("our own line")
+        assert ("getUpdates" in out.getvalue()) is shown and "our own line" in out.getvalue()
+    monkeypatch.setenv("LIQMAP_LOG_LEVEL", "INFO")
+    setup_logging(stream=io.StringIO())
+    quiet_libraries(logging.NOTSET)
