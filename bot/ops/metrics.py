@@ -1,16 +1,22 @@
-"""In-process metrics with a hand-rolled Prometheus text exposition (format 0.0.4); every name starts ``liqmap_``.
+"""In-process metrics on the official ``prometheus_client``, one ``CollectorRegistry`` per ``Metrics`` (never the
+global one); every name starts ``liqmap_``.
 
-The job, dispatcher, chat service and render cache take an optional ``Metrics`` and call its ``record_*`` methods;
-``render_prometheus`` turns a snapshot (plus the outbox depth read at scrape time) into the ``/metrics`` text.
-Times are UTC ms internally and seconds in the exposition. Use from one event loop.
+The app builds one ``Metrics`` and passes it to the job, dispatcher, chat service and render cache, which call its
+``record_*`` methods; ``render_prometheus`` turns it (plus the outbox depth read at scrape time) into the ``/metrics``
+text (format 0.0.4, ``prometheus_client.generate_latest``). Values that depend on the scrape time (data ages, the
+outbox depth, whether the database answered) come from collectors evaluated while rendering. ``_created`` samples
+are left out of the exposition (they were never part of it). Times are UTC ms internally and seconds in the
+exposition. Use from one event loop.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from bot.market.types import Freshness
 
@@ -24,27 +30,6 @@ def wall_ms() -> int:
 
 
 @dataclass
-class Histogram:
-    """Cumulative-bucket histogram of seconds: ``counts[i]`` observations <= ``buckets[i]``, plus sum and count."""
-
-    buckets: tuple[float, ...]
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    count: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
-
-    def observe(self, seconds: float) -> None:
-        """Add one observation (seconds)."""
-        for i, bound in enumerate(self.buckets):
-            if seconds <= bound:
-                self.counts[i] += 1
-        self.total += seconds
-        self.count += 1
-
-
-@dataclass
 class ExchangeData:
     """Newest data seen from one exchange: last closed candle (UTC ms, 0 = none) and whether its refresh worked."""
 
@@ -52,36 +37,101 @@ class ExchangeData:
     ok: bool
 
 
-class Metrics:
-    """Counters and gauges of one process. ``clock`` gives now in UTC ms (tests pass the job's clock)."""
+class _Scraped:
+    """A collector whose one family is computed when the registry is collected (at scrape time)."""
 
-    def __init__(self, clock: Callable[[], int] = wall_ms) -> None:
+    def __init__(self, family: Callable[[], Metric]) -> None:
+        self._family = family
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._family()
+
+
+class _WithoutCreated:
+    """A view of a registry without the ``_created`` samples of counters and histograms (per registry; the global
+    ``prometheus_client.disable_created_metrics`` switch is left alone)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            created = family.name + "_created"
+            family.samples = [s for s in family.samples if s.name != created]
+            yield family
+
+
+class Metrics:
+    """Counters and gauges of one process in their own ``registry``. ``clock`` gives now in UTC ms (tests pass the
+    job's clock)."""
+
+    def __init__(self, clock: Callable[[], int] = wall_ms, registry: CollectorRegistry | None = None) -> None:
         self.clock = clock
+        self.registry = CollectorRegistry() if registry is None else registry
         self.started_at_ms = clock()
         self.last_tick_ok_ms: int | None = None
-        self.ticks = 0
-        self.ticks_skipped = 0  # another replica held the recompute lease
-        self.tick_failures = 0
-        self.tick_seconds = Histogram(TICK_BUCKETS_S)
         self.exchanges: dict[str, ExchangeData] = {}
-        self.alerts_sent = 0
-        self.alerts_failed = 0
-        self.alerts_retried = 0
-        self.commands: dict[tuple[str, str], int] = {}
-        self.command_errors: dict[tuple[str, str], int] = {}
-        self.render_seconds: dict[str, Histogram] = {}
+        self._outbox: Mapping[str, int] | None = None  # set by ``render`` for the scrape in progress
+        reg = self.registry
+        self._start_time = Gauge("liqmap_start_time_seconds", "Process start time (Unix seconds).", registry=reg)
+        self._start_time.set(self.started_at_ms / 1000)
+        self._last_tick_ok = Gauge(
+            "liqmap_last_tick_success_timestamp_seconds", "End of the last tick that did not fail.", registry=reg
+        )
+        self._ticks = Counter(
+            "liqmap_ticks", "Ticks that finished (including ones skipped for another replica).", registry=reg
+        )
+        self._ticks_skipped = Counter(
+            "liqmap_ticks_skipped", "Ticks skipped because another replica held the lease.", registry=reg
+        )
+        self._tick_failures = Counter("liqmap_tick_failures", "Ticks that raised.", registry=reg)
+        self._tick_seconds = Histogram(
+            "liqmap_tick_duration_seconds",
+            "Duration of the periodic map and alert job's ticks.",
+            buckets=TICK_BUCKETS_S,
+            registry=reg,
+        )
+        reg.register(_Scraped(self._data_age_family))
+        self._exchange_up = Gauge(
+            "liqmap_exchange_up", "1 when the exchange's last refresh succeeded.", ["exchange"], registry=reg
+        )
+        self._database_up = Gauge(
+            "liqmap_database_up", "1 when the outbox could be read at this scrape.", registry=reg
+        )
+        self._database_up.set_function(lambda: 0.0 if self._outbox is None else 1.0)
+        reg.register(_Scraped(self._outbox_family))
+        self._alerts_sent = Counter("liqmap_alerts_sent", "Alerts delivered by this process.", registry=reg)
+        self._alerts_failed = Counter(
+            "liqmap_alerts_failed", "Alerts given up on by this process (blocked, expired, ...).", registry=reg
+        )
+        self._alerts_retried = Counter("liqmap_alerts_retried", "Send attempts that will be retried.", registry=reg)
+        self._commands = Counter(
+            "liqmap_commands", "Chat commands handled, by command and platform.", ["command", "platform"], registry=reg
+        )
+        self._command_errors = Counter(
+            "liqmap_command_errors", "Chat commands that failed unexpectedly.", ["command", "platform"], registry=reg
+        )
+        self._render_seconds = Histogram(
+            "liqmap_render_duration_seconds",
+            "PNG render time by chart kind (cache misses only).",
+            ["kind"],
+            buckets=RENDER_BUCKETS_S,
+            registry=reg,
+        )
 
     # ---- recording (called by the job, dispatcher, chat service and render cache) ---------------------------
     def record_tick(self, at_ms: int, seconds: float, *, ran: bool) -> None:
         """A tick that finished without raising at ``at_ms`` (``ran`` False: another replica had the lease)."""
         self.last_tick_ok_ms = at_ms
-        self.ticks += 1
-        self.ticks_skipped += 0 if ran else 1
-        self.tick_seconds.observe(seconds)
+        self._last_tick_ok.set(at_ms / 1000)
+        self._ticks.inc()
+        if not ran:
+            self._ticks_skipped.inc()
+        self._tick_seconds.observe(seconds)
 
     def record_tick_failure(self) -> None:
         """A tick that raised."""
-        self.tick_failures += 1
+        self._tick_failures.inc()
 
     def record_freshness(self, freshness: Iterable[Freshness]) -> None:
         """Per-exchange freshness of one computed map; the newest last-closed candle per exchange wins."""
@@ -89,23 +139,23 @@ class Metrics:
             seen = self.exchanges.get(f.exchange)
             newest = max(f.last_candle_close_ms, seen.last_close_ms if seen else 0)
             self.exchanges[f.exchange] = ExchangeData(newest, f.ok)
+            self._exchange_up.labels(exchange=f.exchange).set(1 if f.ok else 0)
 
     def record_dispatch(self, sent: int, failed: int, retried: int) -> None:
         """Outcomes of one dispatcher pass."""
-        self.alerts_sent += sent
-        self.alerts_failed += failed
-        self.alerts_retried += retried
+        self._alerts_sent.inc(sent)
+        self._alerts_failed.inc(failed)
+        self._alerts_retried.inc(retried)
 
     def record_command(self, command: str, platform: str, *, error: bool = False) -> None:
         """One chat command; ``error`` when it failed unexpectedly (not a user mistake)."""
-        key = (command, platform)
-        self.commands[key] = self.commands.get(key, 0) + 1
+        self._commands.labels(command=command, platform=platform).inc()
         if error:
-            self.command_errors[key] = self.command_errors.get(key, 0) + 1
+            self._command_errors.labels(command=command, platform=platform).inc()
 
     def observe_render(self, kind: str, seconds: float) -> None:
         """One finished PNG render of ``kind`` that took ``seconds``."""
-        self.render_seconds.setdefault(kind, Histogram(RENDER_BUCKETS_S)).observe(seconds)
+        self._render_seconds.labels(kind=kind).observe(seconds)
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def data_age_s(self, now_ms: int | None = None) -> dict[str, float | None]:
@@ -116,96 +166,67 @@ class Metrics:
             for name, d in sorted(self.exchanges.items())
         }
 
+    def _count(self, name: str) -> int:
+        return int(self.registry.get_sample_value(name) or 0)
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    @property
+    def ticks(self) -> int:
+        """Ticks that finished (``liqmap_ticks_total``)."""
+        return self._count("liqmap_ticks_total")
 
+    @property
+    def ticks_skipped(self) -> int:
+        """Ticks skipped for another replica (``liqmap_ticks_skipped_total``)."""
+        return self._count("liqmap_ticks_skipped_total")
 
-def _num(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+    @property
+    def tick_failures(self) -> int:
+        """Ticks that raised (``liqmap_tick_failures_total``)."""
+        return self._count("liqmap_tick_failures_total")
 
+    @property
+    def alerts_sent(self) -> int:
+        """Alerts delivered (``liqmap_alerts_sent_total``)."""
+        return self._count("liqmap_alerts_sent_total")
 
-class _Text:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    @property
+    def alerts_failed(self) -> int:
+        """Alerts given up on (``liqmap_alerts_failed_total``)."""
+        return self._count("liqmap_alerts_failed_total")
 
-    def family(self, name: str, kind: str, help_text: str) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
+    @property
+    def alerts_retried(self) -> int:
+        """Send attempts to be retried (``liqmap_alerts_retried_total``)."""
+        return self._count("liqmap_alerts_retried_total")
 
-    def sample(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in (labels or {}).items())
-        self.lines.append(f"{name}{{{label_text}}} {_num(value)}" if label_text else f"{name} {_num(value)}")
+    # ---- exposition ------------------------------------------------------------------------------------------
+    def _data_age_family(self) -> Metric:
+        family = GaugeMetricFamily(
+            "liqmap_exchange_data_age_seconds",
+            "Seconds since the exchange's newest closed candle.",
+            labels=["exchange"],
+        )
+        for name, age in self.data_age_s().items():
+            if age is not None:
+                family.add_metric([name], age)
+        return family
 
-    def scalar(self, name: str, kind: str, help_text: str, value: float) -> None:
-        """A family with one unlabelled sample."""
-        self.family(name, kind, help_text)
-        self.sample(name, value)
+    def _outbox_family(self) -> Metric:
+        family = GaugeMetricFamily("liqmap_outbox_alerts", "Alerts in the outbox by delivery state.", labels=["state"])
+        for state, n in sorted((self._outbox or {}).items()):
+            family.add_metric([state], n)
+        return family
 
-    def histogram(self, name: str, h: Histogram, labels: Mapping[str, str] | None = None) -> None:
-        base = dict(labels or {})
-        for bound, n in zip(h.buckets, h.counts, strict=True):
-            self.sample(f"{name}_bucket", n, {**base, "le": _num(bound)})
-        self.sample(f"{name}_bucket", h.count, {**base, "le": "+Inf"})
-        self.sample(f"{name}_sum", h.total, base)
-        self.sample(f"{name}_count", h.count, base)
+    def render(self, outbox: Mapping[str, int] | None) -> str:
+        """The Prometheus text exposition (0.0.4); ``outbox`` is rows per delivery state read at this scrape
+        (None: database unreachable)."""
+        self._outbox = outbox
+        try:
+            return generate_latest(_WithoutCreated(self.registry)).decode("utf-8")
+        finally:
+            self._outbox = None
 
 
 def render_prometheus(m: Metrics, outbox: Mapping[str, int] | None) -> str:
     """The Prometheus text exposition of ``m``; ``outbox`` is rows per delivery state (None: database unreachable)."""
-    t = _Text()
-    now = m.clock()
-    t.scalar("liqmap_start_time_seconds", "gauge", "Process start time (Unix seconds).", m.started_at_ms / 1000)
-    t.scalar(
-        "liqmap_last_tick_success_timestamp_seconds",
-        "gauge",
-        "End of the last tick that did not fail.",
-        (m.last_tick_ok_ms or 0) / 1000,
-    )
-    t.scalar(
-        "liqmap_ticks_total", "counter", "Ticks that finished (including ones skipped for another replica).", m.ticks
-    )
-    t.scalar(
-        "liqmap_ticks_skipped_total",
-        "counter",
-        "Ticks skipped because another replica held the lease.",
-        m.ticks_skipped,
-    )
-    t.scalar("liqmap_tick_failures_total", "counter", "Ticks that raised.", m.tick_failures)
-    t.family("liqmap_tick_duration_seconds", "histogram", "Duration of the periodic map and alert job's ticks.")
-    t.histogram("liqmap_tick_duration_seconds", m.tick_seconds)
-    t.family("liqmap_exchange_data_age_seconds", "gauge", "Seconds since the exchange's newest closed candle.")
-    for name, age in m.data_age_s(now).items():
-        if age is not None:
-            t.sample("liqmap_exchange_data_age_seconds", age, {"exchange": name})
-    t.family("liqmap_exchange_up", "gauge", "1 when the exchange's last refresh succeeded.")
-    for name, d in sorted(m.exchanges.items()):
-        t.sample("liqmap_exchange_up", 1 if d.ok else 0, {"exchange": name})
-    t.scalar(
-        "liqmap_database_up", "gauge", "1 when the outbox could be read at this scrape.", 0 if outbox is None else 1
-    )
-    t.family("liqmap_outbox_alerts", "gauge", "Alerts in the outbox by delivery state.")
-    for state, n in sorted((outbox or {}).items()):
-        t.sample("liqmap_outbox_alerts", n, {"state": state})
-    t.scalar("liqmap_alerts_sent_total", "counter", "Alerts delivered by this process.", m.alerts_sent)
-    t.scalar(
-        "liqmap_alerts_failed_total",
-        "counter",
-        "Alerts given up on by this process (blocked, expired, ...).",
-        m.alerts_failed,
-    )
-    t.scalar("liqmap_alerts_retried_total", "counter", "Send attempts that will be retried.", m.alerts_retried)
-    t.family("liqmap_commands_total", "counter", "Chat commands handled, by command and platform.")
-    for (command, platform), n in sorted(m.commands.items()):
-        t.sample("liqmap_commands_total", n, {"command": command, "platform": platform})
-    t.family("liqmap_command_errors_total", "counter", "Chat commands that failed unexpectedly.")
-    for (command, platform), n in sorted(m.command_errors.items()):
-        t.sample("liqmap_command_errors_total", n, {"command": command, "platform": platform})
-    t.family("liqmap_render_duration_seconds", "histogram", "PNG render time by chart kind (cache misses only).")
-    for kind, h in sorted(m.render_seconds.items()):
-        t.histogram("liqmap_render_duration_seconds", h, {"kind": kind})
-    return "\n".join(t.lines) + "\n"
+    return m.render(outbox)

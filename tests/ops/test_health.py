@@ -23,7 +23,7 @@ from bot.ops.metrics import Metrics, render_prometheus
 from bot.render import RenderCache
 from bot.storage.db import Database
 from tests.alerts.helpers import EXCHANGES, NOW, Clock, RecordingNotifier, add_sub, settings
-from tests.ops.prom import parse, value
+from tests.ops.test_metrics import scrape, value
 
 TICK_MS = 60_000
 
@@ -92,7 +92,7 @@ async def test_healthz_and_metrics_after_a_real_tick_send_and_command(stack: Sta
 
     status, ctype, text = await get(stack.server, "/metrics")
     assert status == 200 and ctype.startswith("text/plain") and "version=0.0.4" in ctype
-    samples, types = parse(text)
+    samples, types = scrape(text)
     assert all(name.startswith("liqmap_") for name, _ in samples)
     assert value(samples, "liqmap_last_tick_success_timestamp_seconds") == NOW / 1000
     assert value(samples, "liqmap_ticks_total") == 1 and value(samples, "liqmap_tick_failures_total") == 0
@@ -119,7 +119,7 @@ async def test_failed_sends_are_counted(stack: Stack) -> None:
     stack.notifier.fail = ["blocked"]
     report = await stack.dispatcher.run_once()
     assert report.failed == 1
-    samples, _ = parse(render_prometheus(stack.metrics, {"failed": 1}))
+    samples, _ = scrape(render_prometheus(stack.metrics, {"failed": 1}))
     assert value(samples, "liqmap_alerts_failed_total") == 1 and value(samples, "liqmap_alerts_sent_total") == 0
     assert (await get_json(stack.server))[1]["outbox"]["failed"] == 1
 
@@ -162,7 +162,7 @@ async def test_unreadable_database_is_503(empty_sqlite_url: str) -> None:
         status, body = await get_json(server)
         assert status == 503 and body["status"] == "db_error" and body["outbox"] is None
         _, _, text = await get(server, "/metrics")
-        samples, _ = parse(text)
+        samples, _ = scrape(text)
         assert value(samples, "liqmap_database_up") == 0
     finally:
         await server.stop()
