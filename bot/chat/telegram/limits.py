@@ -1,11 +1,10 @@
-"""Telegram limits: the bot's flood limiter (per chat, per group, overall), the per-user image request limit and
-the group-admin check used before a group's alerts change.
+"""Telegram limits: the bot's flood limiter (PTB's ``AIORateLimiter`` for the overall and per-group limits and
+``RetryAfter``, plus pacing per chat), the per-user image request limit and the group-admin check used before a
+group's alerts change.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -17,7 +16,7 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
-from telegram.ext import BaseRateLimiter
+from telegram.ext import AIORateLimiter
 
 from bot.chat.limits import SlidingWindowLimit
 
@@ -29,7 +28,8 @@ ADMIN_STATUSES = ("creator", "administrator")
 @dataclass(frozen=True)
 class FloodLimits:
     """Telegram's documented flood limits: messages per second per chat, per minute per group, per second overall;
-    ``max_wait_s``: the longest ``RetryAfter`` a request waits out and retries (longer ones are raised)."""
+    ``max_wait_s``: the longest ``RetryAfter`` a request waits out and retries, at most ``max_retries`` times (longer
+    ones are raised at once, without halting the other requests)."""
 
     per_chat_per_s: float = 1.0
     per_group_per_min: float = 20.0
@@ -46,35 +46,47 @@ def retry_after_s(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class FloodLimiter(BaseRateLimiter[int]):
-    """PTB rate limiter: every request with a ``chat_id`` passes a per-chat limiter (groups: also a per-minute one)
-    and the overall limiter. A ``RetryAfter`` halts all requests for the time Telegram asked, then retries, up to
-    ``rate_limit_args`` (default ``limits.max_retries``) times when the wait is at most ``max_wait_s``.
-    ``rate_limit_args=0`` (the alert notifier) raises the first ``RetryAfter`` so the outbox reschedules it."""
+class _PassOn(Exception):
+    """Carries a ``RetryAfter`` past ``AIORateLimiter``'s retry loop (which catches every ``RetryAfter``)."""
+
+    def __init__(self, exc: RetryAfter) -> None:
+        super().__init__(exc.message)
+        self.exc = exc
+
+
+class FloodLimiter(AIORateLimiter):
+    """PTB's ``AIORateLimiter`` (overall limit, per-group limit, halt-all-and-retry on ``RetryAfter``) with three
+    additions it lacks:
+
+    - pacing per chat (``per_chat_per_s``, private chats included: Telegram asks for at most about one message per
+      second in any chat, and ``AIORateLimiter`` only limits groups and the bot as a whole);
+    - ``rate_limit_args=0`` means "never retry" (the alert notifier: the outbox reschedules after ``retry_after``
+      without blocking a worker). ``AIORateLimiter`` reads 0 as "use the default" (``rate_limit_args or
+      max_retries``), so it would wait the alert's ``RetryAfter`` out itself;
+    - a ``RetryAfter`` longer than ``max_wait_s`` is raised at once instead of halting every request of the bot
+      for that long (``AIORateLimiter`` waits out any length).
+
+    A ``RetryAfter`` that is passed on is not retried and does not halt the other requests."""
 
     def __init__(self, limits: FloodLimits = FloodLimits()) -> None:
+        super().__init__(
+            overall_max_rate=limits.overall_per_s,
+            overall_time_period=1,
+            group_max_rate=limits.per_group_per_min,
+            group_time_period=60,
+            max_retries=limits.max_retries,
+        )
         self.limits = limits
-        self._overall = AsyncLimiter(limits.overall_per_s, 1.0)
         self._chats: dict[str, AsyncLimiter] = {}
-        self._groups: dict[str, AsyncLimiter] = {}
-        self._resume = asyncio.Event()
-        self._resume.set()
 
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release."""
-
-    @staticmethod
-    def _limiter(table: dict[str, AsyncLimiter], key: str, rate: float, period: float) -> AsyncLimiter:
-        if len(table) > 1024:  # drop idle limiters (full capacity again) so the table stays small
-            for k, lim in list(table.items()):
+    def _chat_limiter(self, key: str) -> AsyncLimiter:
+        if len(self._chats) > 1024:  # drop idle limiters (full capacity again) so the table stays small
+            for k, lim in list(self._chats.items()):
                 if k != key and lim.has_capacity(lim.max_rate):
-                    del table[k]
-        found = table.get(key)
+                    del self._chats[k]
+        found = self._chats.get(key)
         if found is None:
-            found = table[key] = AsyncLimiter(rate, period)
+            found = self._chats[key] = AsyncLimiter(self.limits.per_chat_per_s, 1.0)
         return found
 
     async def process_request(
@@ -86,33 +98,28 @@ class FloodLimiter(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSONish:
-        """Run one Bot API request under the limits (see the class docstring)."""
-        retries = self.limits.max_retries if rate_limit_args is None else rate_limit_args
-        chat_id = data.get("chat_id")
-        for attempt in range(retries + 1):
+        """Pace the chat, then run the request under ``AIORateLimiter`` (see the class docstring)."""
+        no_retry = rate_limit_args == 0
+
+        async def attempt(*call_args: Any, **call_kwargs: Any) -> JSONish:
             try:
-                async with contextlib.AsyncExitStack() as stack:
-                    if chat_id is not None:
-                        key = str(chat_id)
-                        if key.startswith(("-", "@")):
-                            group = self._limiter(self._groups, key, self.limits.per_group_per_min, 60.0)
-                            await stack.enter_async_context(group)
-                        chat = self._limiter(self._chats, key, self.limits.per_chat_per_s, 1.0)
-                        await stack.enter_async_context(chat)
-                        await stack.enter_async_context(self._overall)
-                    await self._resume.wait()
-                    return await callback(*args, **kwargs)
+                return await callback(*call_args, **call_kwargs)
             except RetryAfter as exc:
                 wait_s = retry_after_s(exc)
-                if attempt >= retries or wait_s > self.limits.max_wait_s:
-                    raise
-                log.warning("Telegram flood limit on %s: waiting %.1f s as told, then retrying", endpoint, wait_s)
-                self._resume.clear()
-                try:
-                    await asyncio.sleep(wait_s)
-                finally:
-                    self._resume.set()
-        raise AssertionError("unreachable")  # pragma: no cover
+                if no_retry or wait_s > self.limits.max_wait_s:
+                    raise _PassOn(exc) from None
+                log.warning("Telegram flood limit on %s: retry after %.1f s (waiting, then retrying)", endpoint, wait_s)
+                raise
+
+        chat_id = data.get("chat_id")
+        try:
+            if chat_id is not None and self.limits.per_chat_per_s:
+                await self._chat_limiter(str(chat_id)).acquire()  # a pace, not a lock: this chat's next slot
+            return await super().process_request(
+                attempt, args, kwargs, endpoint, data, None if no_retry else rate_limit_args
+            )
+        except _PassOn as passed:
+            raise passed.exc from None
 
 
 class UserRateLimit(SlidingWindowLimit):
