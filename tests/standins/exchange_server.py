@@ -50,6 +50,11 @@ def money(x: float) -> str:
     return f"{x:.2f}"
 
 
+def scaled(v: str, k: float, fmt: str = "{:.2f}") -> str:
+    """A volume string ``v`` times ``k`` (e.g. base → quote volume); empty stays empty (unknown volume)."""
+    return fmt.format(float(v) * k) if v else ""
+
+
 @dataclass
 class Tape:
     """A deterministic BTC market, available from ``start_ms`` to ``now_ms`` (both ms UTC)."""
@@ -85,6 +90,14 @@ class Tape:
         first = -(-first // step) * step
         last = min(hi, self.now_ms)
         return list(range(first, last + 1, step)) if last >= first else []
+
+    def oi_times(self, step: int, lo: int, hi: int) -> list[int]:
+        """Instants with an open-interest sample (every ``times`` instant here; a recorded tape may have gaps)."""
+        return self.times(step, lo, hi)
+
+    def funding_times(self, lo: int, hi: int) -> list[int]:
+        """Funding settlements in [lo, hi] (every 8 h here)."""
+        return self.times(FUNDING_EVERY, lo, hi)
 
 
 @dataclass
@@ -225,9 +238,8 @@ def bn_klines(tape: Tape, q: dict[str, str]) -> Reply:
     rows = []
     for t in ts:
         o, h, lo, c, v, tb = tape.candle(t, tf)
-        quote = money(float(v) * float(c))
-        rows.append([t, o, h, lo, c, v, t + tf - 1, quote, 1000 + (t // tf) % 97, tb, money(float(tb) * float(c)),
-                     "0"])
+        rows.append([t, o, h, lo, c, v, t + tf - 1, scaled(v, float(c)), 1000 + (t // tf) % 97, tb,
+                     scaled(tb, float(c)), "0"])
     return 200, rows
 
 
@@ -238,7 +250,7 @@ def bn_open_interest(tape: Tape, q: dict[str, str]) -> Reply:
     step = BINANCE_TF[q["period"]]
     limit = min(_int(q, "limit", 30) or 30, 500)
     lo = max(_int(q, "startTime", 0) or 0, tape.now_ms - 30 * DAY)  # Binance keeps one month
-    ts = tape.times(step, lo, _int(q, "endTime", tape.now_ms) or tape.now_ms)[-limit:]
+    ts = tape.oi_times(step, lo, _int(q, "endTime", tape.now_ms) or tape.now_ms)[-limit:]
     return 200, [{"symbol": q["symbol"], "sumOpenInterest": f"{tape.oi_btc(t):.8f}",
                   "sumOpenInterestValue": f"{tape.oi_btc(t) * tape.price(t):.8f}", "CMCCirculatingSupply": "19800000",
                   "timestamp": t} for t in ts]
@@ -249,7 +261,7 @@ def bn_funding(tape: Tape, q: dict[str, str]) -> Reply:
     if bad:
         return bad
     limit = min(_int(q, "limit", 100) or 100, 1000)
-    ts = tape.times(FUNDING_EVERY, _int(q, "startTime", 0) or 0, _int(q, "endTime", tape.now_ms) or tape.now_ms)
+    ts = tape.funding_times(_int(q, "startTime", 0) or 0, _int(q, "endTime", tape.now_ms) or tape.now_ms)
     return 200, [{"symbol": q["symbol"], "fundingTime": t, "fundingRate": tape.funding(t),
                   "markPrice": money(tape.price(t))} for t in ts[:limit]]
 
@@ -285,7 +297,7 @@ def bb_kline(tape: Tape, q: dict[str, str]) -> Reply:
     rows = []
     for t in ts:
         o, h, lo, c, v, _ = tape.candle(t, tf)
-        rows.append([str(t), o, h, lo, c, v, money(float(v) * float(c))])
+        rows.append([str(t), o, h, lo, c, v, scaled(v, float(c))])
     return 200, _bb({"symbol": q["symbol"], "category": q.get("category"), "list": rows})
 
 
@@ -295,7 +307,7 @@ def bb_open_interest(tape: Tape, q: dict[str, str]) -> Reply:
         return bad
     step = BYBIT_OI[q["intervalTime"]]
     limit = min(_int(q, "limit", 50) or 50, 200)
-    ts = _newest(tape.times(step, _int(q, "startTime", 0) or 0, _int(q, "endTime", tape.now_ms) or tape.now_ms),
+    ts = _newest(tape.oi_times(step, _int(q, "startTime", 0) or 0, _int(q, "endTime", tape.now_ms) or tape.now_ms),
                  limit)
     rows = [{"openInterest": f"{tape.oi_btc(t):.8f}", "timestamp": str(t)} for t in ts]
     return 200, _bb({"symbol": q["symbol"], "category": q.get("category"), "list": rows, "nextPageCursor": ""})
@@ -306,8 +318,8 @@ def bb_funding(tape: Tape, q: dict[str, str]) -> Reply:
     if bad:
         return bad
     limit = min(_int(q, "limit", 200) or 200, 200)
-    ts = _newest(tape.times(FUNDING_EVERY, _int(q, "startTime", 0) or 0,
-                            _int(q, "endTime", tape.now_ms) or tape.now_ms), limit)
+    ts = _newest(tape.funding_times(_int(q, "startTime", 0) or 0, _int(q, "endTime", tape.now_ms) or tape.now_ms),
+                 limit)
     rows = [{"symbol": q["symbol"], "fundingRate": tape.funding(t), "fundingRateTimestamp": str(t)} for t in ts]
     return 200, _bb({"category": q.get("category"), "list": rows})
 
@@ -331,10 +343,12 @@ def _okx_symbol(q: dict[str, str]) -> Reply | None:
     return None
 
 
-def _okx_range(tape: Tape, step: int, q: dict[str, str], lo_key: str, hi_key: str, limit: int) -> list[int]:
-    """OKX bounds are exclusive: rows with ``lo < ts < hi``; the newest ``limit`` first."""
+def _okx_range(tape: Tape, step: int, q: dict[str, str], lo_key: str, hi_key: str, limit: int,
+               times: Callable[[int, int, int], list[int]] | None = None) -> list[int]:
+    """OKX bounds are exclusive: rows with ``lo < ts < hi``; the newest ``limit`` first. ``times`` lists the
+    instants that exist (default ``tape.times``)."""
     lo, hi = _int(q, lo_key), _int(q, hi_key)
-    ts = tape.times(step, (lo + 1) if lo is not None else 0, (hi - 1) if hi is not None else tape.now_ms)
+    ts = (times or tape.times)(step, (lo + 1) if lo is not None else 0, (hi - 1) if hi is not None else tape.now_ms)
     return _newest(ts, limit)
 
 
@@ -354,9 +368,9 @@ def _okx_candles(tape: Tape, q: dict[str, str], recent_only: bool) -> Reply:
     rows = []
     for t in ts:
         o, h, lo, c, v, _ = tape.candle(t, tf)
-        contracts = f"{float(v) / OKX_CT_VAL:.0f}"
+        contracts = scaled(v, 1 / OKX_CT_VAL, "{:.0f}")
         confirmed = "1" if t + tf <= tape.now_ms else "0"
-        rows.append([str(t), o, h, lo, c, contracts, v, money(float(v) * float(c)), confirmed])
+        rows.append([str(t), o, h, lo, c, contracts, v, scaled(v, float(c)), confirmed])
     return 200, _okx(rows)
 
 
@@ -374,7 +388,7 @@ def okx_open_interest(tape: Tape, q: dict[str, str]) -> Reply:
         return bad
     step = OKX_TF[q.get("period", "5m")]
     limit = min(_int(q, "limit", 100) or 100, 100)
-    ts = _okx_range(tape, step, q, "begin", "end", limit)
+    ts = _okx_range(tape, step, q, "begin", "end", limit, tape.oi_times)
     rows = [[str(t), f"{tape.oi_btc(t) / OKX_CT_VAL:.2f}", f"{tape.oi_btc(t):.4f}",
              f"{tape.oi_btc(t) * tape.price(t):.2f}"] for t in ts]
     return 200, _okx(rows)
@@ -385,7 +399,7 @@ def okx_funding(tape: Tape, q: dict[str, str]) -> Reply:
     if bad:
         return bad
     limit = min(_int(q, "limit", 100) or 100, 100)
-    ts = _okx_range(tape, FUNDING_EVERY, q, "before", "after", limit)
+    ts = _okx_range(tape, FUNDING_EVERY, q, "before", "after", limit, lambda _step, lo, hi: tape.funding_times(lo, hi))
     return 200, _okx([{"fundingRate": tape.funding(t), "fundingTime": str(t), "instId": q["instId"],
                        "instType": "SWAP", "method": "current_period", "formulaType": "noRate",
                        "realizedRate": tape.funding(t)} for t in ts])
