@@ -27,11 +27,6 @@ PreviousClusters = tuple[int, tuple[Cluster, ...]]  # (as-of UTC ms, clusters)
 PreviousStore = Callable[[str, str], Awaitable[PreviousClusters | None]]
 
 
-def now_ms() -> int:
-    """Current UTC time in ms (kept for callers that import it from here; see ``bot.clock``)."""
-    return wall_ms()
-
-
 @dataclass
 class MapResult:
     """A computed map plus the per-exchange freshness that went into it."""

@@ -25,9 +25,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
-from bot.alerts.job import Clock, make_worker_id
+from bot.alerts.job import make_worker_id
 from bot.alerts.notifier import ChatBlocked, ChatMoved, Notifier, SendOutcomeUnknown, TransientSendError
-from bot.engine import now_ms as wall_ms
+from bot.clock import Clock, wall_ms
 from bot.ops.metrics import Metrics
 from bot.storage import chats, outbox
 from bot.storage.db import Database

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.engine import now_ms as wall_ms
+from bot.clock import wall_ms
 from bot.storage import leases
 from bot.storage.db import Database
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.alerts.messages import replay_note
+from bot.alerts.messages import DISCLAIMER, replay_note
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
 from bot.market.symbols import display_symbol
 from bot.model.types import Cluster, LiqMap
@@ -15,7 +15,6 @@ from bot.render.checks import KINDS
 from bot.storage.records import SubscriptionRec
 
 BUTTON_WINDOWS = ("12h", "24h", "3d", "7d")
-DISCLAIMER = "Estimate, not financial advice."
 
 
 @dataclass(frozen=True)

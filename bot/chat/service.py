@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from bot.alerts.job import AlertJob, Clock
+from bot.alerts.job import AlertJob
 from bot.chat.alert_test import alert_test_reply
 from bot.chat.limits import BoundedTtlCache, KeyedLocks, SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
@@ -23,9 +23,9 @@ from bot.chat.parse import (
     shown,
 )
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
+from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
-from bot.engine import now_ms as wall_ms
 from bot.errors import LiqmapError
 from bot.format import fmt_time_utc
 from bot.market.source import is_listed

@@ -14,7 +14,7 @@ from bot.market.errors import MarketError
 from bot.market.replay import write_dataset
 from bot.market.source import check_exchange_ids
 from bot.market.symbols import parse_symbol
-from bot.market.types import TIMEFRAME_MS
+from bot.market.types import timeframe_ms
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,9 @@ async def record(
     """
     (ex_id,) = check_exchange_ids([exchange])
     unified = parse_symbol(symbol)
-    if timeframe not in TIMEFRAME_MS:
-        raise MarketError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}")
+    tf = timeframe_ms(timeframe)
     if not 0 < days <= MAX_DAYS:
         raise MarketError(f"--days must be in (0, {MAX_DAYS:g}], got {days:g}")
-    tf = TIMEFRAME_MS[timeframe]
     end = wall_clock_ms() if now_ms is None else now_ms
     end = (end // tf) * tf
     since = end - int(days * DAY_MS)

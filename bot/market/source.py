@@ -25,7 +25,7 @@ from bot.market.series_ops import cut
 from bot.market.sim import BASE_PRICE, synthetic_series
 from bot.market.symbols import parse_symbol
 from bot.market.tiers import default_tiers
-from bot.market.types import TIMEFRAME_MS, Freshness, MarketSeries
+from bot.market.types import Freshness, MarketSeries, timeframe_ms
 
 __all__ = [
     "CcxtSource", "ListsSymbols", "MarketSource", "ReplaySource", "SimSource", "SourceResult", "is_listed",
@@ -34,12 +34,6 @@ __all__ = [
 
 SPECS = "'ccxt', 'sim' or 'replay:DIR[,DIR...]'"
 MAX_SIM_CANDLES = 400 * 1440  # a year of 1m candles is plenty for any window
-
-
-def _check_timeframe(timeframe: str) -> int:
-    if timeframe not in TIMEFRAME_MS:
-        raise MarketError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}")
-    return TIMEFRAME_MS[timeframe]
 
 
 class SimSource:
@@ -63,7 +57,7 @@ class SimSource:
     async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
         """Closed synthetic candles that opened at/after ``since_ms`` and closed by ``until_ms`` (None = now,
         rounded down to the timeframe), for every exchange."""
-        tf = _check_timeframe(timeframe)
+        tf = timeframe_ms(timeframe)
         symbol = parse_symbol(symbol)
         end = self._now() if until_ms is None else until_ms
         first_open = -(-since_ms // tf) * tf

@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import wall_ms as now_ms
 from bot.errors import LiqmapError
-from bot.storage.db import now_ms, upsert_insert
+from bot.storage.db import upsert_insert
 from bot.storage.models import Alert, Chat, Subscription
 from bot.storage.records import CHAT_KINDS, PLATFORMS, ChatRec
 

@@ -6,7 +6,6 @@ The engine is synchronous; async code calls small repository functions through `
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +22,6 @@ from bot.errors import LiqmapError
 Dialect = Literal["sqlite", "postgresql"]
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "liqmap_sqlite_begin"
-
-
-def now_ms() -> int:
-    """Wall-clock UTC time in ms (the default for repository timestamps)."""
-    return int(time.time() * 1000)
 
 
 def prepare_sqlite_file(url: str) -> None:

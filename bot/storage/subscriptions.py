@@ -7,8 +7,8 @@ import math
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import wall_ms as now_ms
 from bot.errors import LiqmapError
-from bot.storage.db import now_ms
 from bot.storage.models import Chat, Subscription, table_of
 from bot.storage.records import SIDES, SubscriptionRec
 

@@ -15,8 +15,8 @@ from bot.alerts.messages import approach_text
 from bot.chat.discord import LEASE_NAME, DiscordRunner
 from bot.chat.gateway_lease import LeaseTiming
 from bot.chat.service import ChatService
+from bot.clock import wall_ms as now_ms
 from bot.config import Settings
-from bot.engine import now_ms
 from bot.storage import leases
 from tests.reliability.test_replica_gateway import GatewayRest
 

@@ -16,7 +16,7 @@ import pytest
 from bot.alerts.dispatcher import Dispatcher
 from bot.chat.telegram import TelegramOptions
 from bot.chat.telegram.runner import LEASE_NAME
-from bot.engine import now_ms
+from bot.clock import wall_ms as now_ms
 from bot.storage import leases, outbox
 from bot.storage.db import Database
 from tests.alerts.helpers import add_sub, make_job

@@ -8,7 +8,7 @@ import aiohttp
 
 from bot.chat.telegram import TelegramOptions, TelegramRunner
 from bot.chat.telegram.runner import LEASE_NAME
-from bot.engine import now_ms
+from bot.clock import wall_ms as now_ms
 from bot.storage import leases
 from bot.storage.db import Database
 from tests.standins.telegram_server import BotApiStandin
