@@ -16,6 +16,7 @@ RUN pip install --no-deps -r requirements.lock
 # Source layer. `pip check` fails the build when pyproject.toml asks for something that the lock file does not
 # satisfy (then regenerate the lock file with the command in its header).
 COPY pyproject.toml README.md ./
+# The Alembic migrations ship inside the package (bot/storage/migrations/), so nothing else is copied.
 COPY bot ./bot
 RUN pip install --no-deps . && pip check
 
@@ -28,7 +29,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MPLBACKEND=Agg \
     LIQMAP_DATA_DIR=/data \
-    LIQMAP_ALEMBIC_DIR=/app/alembic \
     LIQMAP_HEALTH_HOST=0.0.0.0 \
     LIQMAP_HEALTH_PORT=8787
 # A non-root user (uid/gid 10001) owns /data, where the SQLite default lives. /app/data points there too, so a
@@ -40,8 +40,6 @@ RUN groupadd --gid 10001 liqmap \
     && ln -s /data /app/data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# The migrations, found through LIQMAP_ALEMBIC_DIR (bot/storage/migrate.py).
-COPY alembic ./alembic
 # Numeric, so that a runtime (Kubernetes runAsNonRoot) can tell it is not root without reading /etc/passwd.
 USER 10001:10001
 VOLUME ["/data"]

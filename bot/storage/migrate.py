@@ -1,8 +1,9 @@
 """Programmatic Alembic: ``upgrade``/``downgrade``/``current``/``check`` for a database URL.
 
-The migration scripts live in the repository's ``alembic/`` directory. It is found, in order, at
-``$LIQMAP_ALEMBIC_DIR``, next to the source tree (editable install / checkout), or at ``./alembic``
-(the Docker image copies it to the working directory).
+The migration scripts (``env.py``, ``script.py.mako``, ``versions/``) ship inside the package, in
+``bot/storage/migrations/`` (package data, not an importable package), so a wheel install migrates with no other
+files. ``$LIQMAP_ALEMBIC_DIR``, when set, points somewhere else instead (an optional override, e.g. to try
+migrations out of tree). The repository's ``alembic.ini`` points at the same directory for ``alembic`` itself.
 """
 
 from __future__ import annotations
@@ -28,19 +29,22 @@ from bot.storage.db import make_engine
 ALEMBIC_DIR_ENV = "LIQMAP_ALEMBIC_DIR"
 
 
+def packaged_dir() -> Path:
+    """The migrations shipped with the package: ``bot/storage/migrations/`` beside this module."""
+    return Path(__file__).resolve().parent / "migrations"
+
+
 def alembic_dir() -> Path:
-    """The directory holding ``env.py`` and ``versions/``; ``LiqmapError`` when none is found."""
-    candidates: list[Path] = []
-    if os.environ.get(ALEMBIC_DIR_ENV):
-        candidates.append(Path(os.environ[ALEMBIC_DIR_ENV]))
-    candidates.append(Path(__file__).resolve().parents[2] / "alembic")
-    candidates.append(Path.cwd() / "alembic")
-    for path in candidates:
-        if (path / "env.py").is_file() and (path / "versions").is_dir():
-            return path
-    raise LiqmapError(
-        f"Alembic migrations not found (looked in {', '.join(str(p) for p in candidates)}); set {ALEMBIC_DIR_ENV}"
-    )
+    """The directory holding ``env.py`` and ``versions/``; ``LiqmapError`` when it is incomplete.
+
+    ``$LIQMAP_ALEMBIC_DIR`` when set (an override), else the packaged migrations.
+    """
+    override = os.environ.get(ALEMBIC_DIR_ENV)
+    path = Path(override) if override else packaged_dir()
+    if (path / "env.py").is_file() and (path / "versions").is_dir():
+        return path
+    hint = f"check {ALEMBIC_DIR_ENV}" if override else "the package is incomplete: reinstall liqmap"
+    raise LiqmapError(f"Alembic migrations not found in {path} ({hint})")
 
 
 def alembic_config(url: str, stdout: TextIO | None = None) -> Config:

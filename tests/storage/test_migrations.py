@@ -79,28 +79,48 @@ def test_sqlite_file_gets_wal_and_foreign_keys(sqlite_url: str) -> None:
     engine.dispose()
 
 
+def test_migrations_ship_inside_the_package() -> None:
+    """The scripts are package data beside bot/storage/migrate.py; no top-level alembic/ directory is left behind."""
+    directory = migrate.alembic_dir()
+    assert directory == migrate.packaged_dir() == REPO / "bot" / "storage" / "migrations"
+    assert (directory / "env.py").is_file() and (directory / "script.py.mako").is_file()
+    versions = sorted(p.name for p in (directory / "versions").glob("0*.py"))
+    assert versions[:2] == ["0001_initial.py", "0002_job_ticks.py"]
+    assert not (REPO / "alembic").exists()
+
+
 def test_alembic_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert migrate.alembic_dir() == REPO / "alembic"
     (tmp_path / "env.py").write_text("")
     (tmp_path / "versions").mkdir()
     monkeypatch.setenv(migrate.ALEMBIC_DIR_ENV, str(tmp_path))
     assert migrate.alembic_dir() == tmp_path
+    monkeypatch.setenv(migrate.ALEMBIC_DIR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(LiqmapError, match=f"not found in .*nowhere.*{migrate.ALEMBIC_DIR_ENV}"):
+        migrate.alembic_dir()
+    monkeypatch.setenv(migrate.ALEMBIC_DIR_ENV, "")  # empty means unset
+    assert migrate.alembic_dir() == migrate.packaged_dir()
 
 
-def test_installed_package_finds_migrations_in_the_working_directory(tmp_path: Path) -> None:
-    """Installed from a wheel (no alembic/ beside the package), the CWD's alembic/ is used, as in the image."""
+def test_package_copied_elsewhere_migrates_from_any_directory(tmp_path: Path) -> None:
+    """bot/ alone (as a wheel installs it), run from a directory with no alembic/, finds and applies its migrations."""
     site = tmp_path / "site"
     shutil.copytree(REPO / "bot", site / "bot", ignore=shutil.ignore_patterns("__pycache__"))
-    probe = "import bot; from bot.storage.migrate import alembic_dir; print(bot.__file__); print(alembic_dir())"
+    work = tmp_path / "work"
+    work.mkdir()
+    url = f"sqlite:///{(tmp_path / 'copied.db').as_posix()}"
+    probe = (
+        "import bot; from bot.storage import migrate; "
+        f"migrate.upgrade({url!r}); print(bot.__file__); print(migrate.alembic_dir()); print(migrate.current({url!r}))"
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop(migrate.ALEMBIC_DIR_ENV, None)
     cmd = [sys.executable, "-P", "-c", probe]  # -P: the working directory is not put on sys.path
-    found = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    assert found.returncode == 0, found.stderr
-    package_file, directory = found.stdout.split()
-    assert Path(package_file).is_relative_to(site) and Path(directory) == REPO / "alembic"
-    lost = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert lost.returncode != 0 and "Alembic migrations not found" in lost.stderr
+    done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    package_file, directory, revision = done.stdout.split()
+    assert Path(package_file).is_relative_to(site)
+    assert Path(directory) == site / "bot" / "storage" / "migrations"
+    assert revision == migrate.head()
 
 
 def test_alembic_command_line_uses_liqmap_settings(tmp_path: Path) -> None:
