@@ -42,8 +42,9 @@ def make_job(db: Database, clock: Clock, source: SimSource | None = None, holder
 
 
 def add_sub(db: Database, external_id: str = "100", platform: str = "telegram", **kw: object) -> SubscriptionRec:
-    """Register a chat and give it one subscription (BTC/USDT 24h 1% both sides, no cooldown unless given)."""
-    values: dict[str, object] = {"symbol": "BTC/USDT:USDT", "window": "24h", "proximity_pct": 1.0, "cooldown_s": 0}
+    """Register a chat and give it one subscription (BTC/USDT 24h 1% both sides; every other value the production
+    default, the 30 min cooldown included, unless a test is about another value and passes it)."""
+    values: dict[str, object] = {"symbol": "BTC/USDT:USDT", "window": "24h", "proximity_pct": 1.0}
     values.update(kw)
     with db.session() as s:
         chat = chats.upsert_chat(s, platform, external_id, "private", "t", at_ms=NOW)

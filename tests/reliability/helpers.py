@@ -11,12 +11,13 @@ from bot.storage.records import AlertRec
 
 def subscribe(
     db: Database, n: int, *, first_chat: int = 1000, symbol: str = "BTC/USDT:USDT", window: str = "24h",
-    proximity_pct: float = 20.0, platform: str = "telegram", at_ms: int = 0, cooldown_s: int = 0,
+    proximity_pct: float = 20.0, platform: str = "telegram", at_ms: int = 0, cooldown_s: int = 1800,
 ) -> list[int]:
     """``n`` chats (external ids ``first_chat``...) with one wide subscription each; returns the subscription ids.
 
-    With ``cooldown_s=0`` a wide subscription alerts the next armed cluster on every tick (one per tick, by design);
-    give a cooldown to get exactly one alert per subscription over repeated ticks at the same time."""
+    The cooldown is the production default (30 min): one alert per subscription over repeated ticks at the same
+    time. A test about another value passes ``cooldown_s`` and says why (with 0, a wide subscription alerts the next
+    armed cluster on every tick, by design)."""
     ids = []
     with db.session() as s:
         for i in range(n):
