@@ -1,5 +1,6 @@
-"""Paginated history fetches over one ccxt async exchange: candles (with Binance taker-buy volume from raw
-klines), open interest in USD, funding rates and leverage tiers. Every request goes through ``with_retries``.
+"""Paginated history fetches over one ccxt async exchange: candles (with taker-buy volume from raw klines where
+the exchange's profile names them), open interest in USD, funding rates and leverage tiers. Every request goes
+through ``with_retries``; what differs per exchange comes from ``bot.market.exchanges.profile_for``.
 
 Arrays returned: candles as (n,) columns, OI (m,), funding (k,); times ms UTC, prices USD, volumes BTC.
 """
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from bot.market.exchanges import profile_for
 from bot.market.retry import with_retries
 from bot.market.types import F64, I64, TIMEFRAME_MS, LeverageTier
 
@@ -22,17 +24,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PAGES = 400
-PAGE_LIMIT = {"binanceusdm": 1500, "okx": 300, "bybit": 1000}
-OI_LIMIT = {"binanceusdm": 500, "okx": 100, "bybit": 200}
-FUNDING_LIMIT = {"binanceusdm": 1000, "okx": 100, "bybit": 200}
-FUNDING_EVERY_MS = 8 * 3_600_000  # BTC perpetuals settle every 8h on the three default exchanges
-# The OI-history periods each exchange accepts (others: the common subset).
-OI_PERIODS = {
-    "binanceusdm": ("5m", "15m", "30m", "1h", "2h", "4h", "1d"),
-    "bybit": ("5m", "15m", "30m", "1h", "4h", "1d"),
-    "okx": ("5m", "1h", "1d"),
-}
-COMMON_OI_PERIODS = ("5m", "1h", "1d")
 
 
 @dataclass(frozen=True)
@@ -106,7 +97,7 @@ class Candles:
 
 def candles_from_rows(rows: Sequence[Sequence[Any]], taker_index: int | None) -> Candles:
     """Rows ``[ts, o, h, l, c, volume, ...]`` → ``Candles``; ``taker_index`` names the taker-buy base volume
-    column of raw Binance klines (9). Volumes are taken as base currency (BTC)."""
+    column of raw klines (the profile's ``taker_buy_column``: 9 on Binance). Volumes are in base currency (BTC)."""
     def col(i: int) -> F64:
         return np.array([_f(r[i]) for r in rows], dtype=np.float64)
 
@@ -123,38 +114,30 @@ async def fetch_candles(
 ) -> Candles:
     """Closed candles with open time in ``[since_ms, until_ms - tf]`` (the still-open one is dropped).
 
-    On Binance USD-M the raw klines endpoint is used because its column 9 (taker-buy base volume) is
-    dropped by ``fetch_ohlcv``; elsewhere ``fetch_ohlcv`` (volume as ccxt reports it, in base currency).
+    Where the profile names a raw klines method (Binance USD-M) it is used, because its taker-buy base volume
+    column is dropped by ``fetch_ohlcv``; elsewhere ``fetch_ohlcv`` (volume as ccxt reports it, in base currency).
     """
+    profile = profile_for(ex.id)
     tf = TIMEFRAME_MS[timeframe]
     last_open = until_ms - tf  # a candle is closed once open + tf <= until
-    limit = PAGE_LIMIT.get(ex.id, 500)
-    raw_binance = ex.id == "binanceusdm" and hasattr(ex, "fapiPublicGetKlines")
+    limit = profile.candle_limit
+    raw_klines = profile.raw_klines if profile.raw_klines and hasattr(ex, profile.raw_klines) else None
 
     async def page(cursor: int) -> list[list[Any]]:
         # Bounding every page on both sides matters: Bybit and OKX answer with the *newest* ``limit`` rows
         # of the range, so an open-ended request would skip everything between ``cursor`` and those rows.
         page_until = min(cursor + (limit - 1) * tf, last_open) + 1
-        if raw_binance:
+        if raw_klines is not None:
             req = {"symbol": market["id"], "interval": ex.timeframes.get(timeframe, timeframe),
                    "startTime": cursor, "endTime": last_open, "limit": limit}
-            return list(await retry.run(lambda: ex.fapiPublicGetKlines(req), f"{ex.id} klines"))
+            return list(await retry.run(lambda: getattr(ex, raw_klines)(req), f"{ex.id} klines"))
         return list(await retry.run(
             lambda: ex.fetch_ohlcv(market["symbol"], timeframe, since=cursor, limit=limit,
                                    params={"until": page_until}),
             f"{ex.id} fetch_ohlcv"))
 
     rows = await paginate(page, lambda r: int(r[0]), since_ms, last_open + 1, tf, tf * limit)
-    return candles_from_rows(rows, 9 if raw_binance else None)
-
-
-def oi_period(exchange_id: str, timeframe: str) -> str:
-    """The OI-history period to request for candles of ``timeframe``: the same when the exchange offers it,
-    otherwise the nearest finer one (1m → 5m)."""
-    periods = OI_PERIODS.get(exchange_id, COMMON_OI_PERIODS)
-    tf = TIMEFRAME_MS[timeframe]
-    allowed = [p for p in periods if TIMEFRAME_MS[p] <= tf] or [periods[0]]
-    return allowed[-1]
+    return candles_from_rows(rows, profile.taker_buy_column if raw_klines is not None else None)
 
 
 def oi_usd(entry: Mapping[str, Any], market: Mapping[str, Any], price_at: Callable[[int], float]) -> float:
@@ -175,9 +158,10 @@ async def fetch_open_interest(
     retry: RetryPolicy, price_at: Callable[[int], float],
 ) -> tuple[I64, F64]:
     """Open-interest history in ``[since_ms, until_ms)``: (m,) ms and (m,) USD."""
-    period = oi_period(ex.id, timeframe)
+    profile = profile_for(ex.id)
+    period = profile.oi_period(timeframe)
     step = TIMEFRAME_MS[period]
-    limit = OI_LIMIT.get(ex.id, 200)
+    limit = profile.oi_limit
 
     async def page(cursor: int) -> list[dict[str, Any]]:
         page_until = min(cursor + (limit - 1) * step, until_ms - 1) + 1  # bounded: see fetch_candles
@@ -196,18 +180,25 @@ async def fetch_funding(
     ex: Any, market: Mapping[str, Any], since_ms: int, until_ms: int, retry: RetryPolicy
 ) -> tuple[I64, F64]:
     """Funding-rate history in ``[since_ms, until_ms)``: (k,) ms and (k,) fraction per settlement."""
-    limit = FUNDING_LIMIT.get(ex.id, 100)
-    span = FUNDING_EVERY_MS * limit
+    profile = profile_for(ex.id)
+    limit = profile.funding_limit
+    every = profile.funding_every_ms
+    span = every * limit
 
     async def page(cursor: int) -> list[dict[str, Any]]:
-        # Bounded pages (see fetch_candles); OKX takes its own exclusive ``after`` instead of ``until``.
-        end = min(cursor + span - FUNDING_EVERY_MS, until_ms - 1) + 1
-        params = {"after": end} if ex.id == "okx" else {"until": end}
+        # Bounded pages (see fetch_candles); the bound is ccxt's ``until`` or the exchange's own (OKX ``after``).
+        end = min(cursor + span - every, until_ms - 1) + 1
+        params = {profile.funding_end_param: end}
         return list(await retry.run(
             lambda: ex.fetch_funding_rate_history(market["symbol"], since=cursor, limit=limit, params=params),
             f"{ex.id} funding"))
 
     rows = await paginate(page, lambda r: int(r["timestamp"]), since_ms, until_ms, 1, span)
+    return funding_arrays(rows)
+
+
+def funding_arrays(rows: Sequence[Mapping[str, Any]]) -> tuple[I64, F64]:
+    """ccxt funding-rate structures → (k,) ms and (k,) fraction (NaN where the rate is missing)."""
     return (np.array([int(r["timestamp"]) for r in rows], dtype=np.int64),
             np.array([_f(r.get("fundingRate")) for r in rows], dtype=np.float64))
 
@@ -217,13 +208,13 @@ async def fetch_tiers(
 ) -> tuple[LeverageTier, ...]:
     """The exchange's live maintenance-margin tiers for ``market`` in USD notional (raises on failure).
 
-    OKX states its swap tiers in contracts, so they are converted with contract size × ``price`` (USD, the
-    latest close); other exchanges already state notional in the quote currency.
+    Where the profile says tiers are stated in contracts (OKX swaps) they are converted with contract size ×
+    ``price`` (USD, the latest close); other exchanges already state notional in the quote currency.
     """
     from bot.market.tiers import tiers_from_ccxt
 
     raw = await retry.run(lambda: ex.fetch_market_leverage_tiers(market["symbol"]), f"{ex.id} tiers")
     scale = 1.0
-    if ex.id == "okx" and market.get("contract"):
+    if profile_for(ex.id).tiers_in_contracts and market.get("contract"):
         scale = _f(market.get("contractSize") or 1.0) * price
     return tiers_from_ccxt(raw, scale=scale)

@@ -15,6 +15,7 @@ import ccxt.async_support as ccxt
 import numpy as np
 
 from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
+from bot.market.exchanges import profile_for
 from bot.market.result import SourceResult
 from bot.market.series_ops import cut, drop_before, merge
 from bot.market.symbols import display_symbol
@@ -25,13 +26,6 @@ log = logging.getLogger(__name__)
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]
 CACHE_KEEP_MS = 45 * 86_400_000  # cached history older than this and than the request's start is dropped
-# Swap markets only: fewer, smaller market-list requests.
-MARKET_TYPES: dict[str, dict[str, Any]] = {
-    "okx": {"fetchMarkets": {"types": ["swap"]}},
-    "bybit": {"fetchMarkets": {"types": ["linear", "inverse"]}},
-    "binance": {"fetchMarkets": {"types": ["linear", "inverse"]}},
-}
-PUBLIC_TIERS = frozenset({"bybit", "okx"})  # exchanges whose tier endpoint needs no API key
 
 
 def default_factory(exchange_id: str, config: dict[str, Any]) -> Any:
@@ -85,8 +79,9 @@ class CcxtSource:
 
     def _client(self, exchange_id: str) -> Any:
         if exchange_id not in self._clients:
+            # The profile's market options: swap market lists only (fewer, smaller market-list requests).
             config: dict[str, Any] = {"enableRateLimit": True, "timeout": 20_000,
-                                      "options": dict(MARKET_TYPES.get(exchange_id, {}))}
+                                      "options": profile_for(exchange_id).client_options()}
             if self._keys.get(exchange_id):
                 config["apiKey"] = self._keys[exchange_id]
                 config["secret"] = self._secrets.get(exchange_id, "")
@@ -130,7 +125,7 @@ class CcxtSource:
         key = (ex.id, market["symbol"])
         if key not in self._tiers:
             tiers: tuple[LeverageTier, ...] = ()
-            wants_live = ex.id in PUBLIC_TIERS or bool(self._keys.get(ex.id))
+            wants_live = profile_for(ex.id).public_tiers or bool(self._keys.get(ex.id))
             if wants_live and ex.has.get("fetchMarketLeverageTiers") and market.get("linear"):
                 try:
                     tiers = await fetch_tiers(ex, market, self._retry, price)
