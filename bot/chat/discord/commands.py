@@ -6,7 +6,8 @@ interaction deadline never fails. Invalid input gets an ephemeral one-liner with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -29,6 +30,9 @@ EXTRA_SYMBOLS = ("BTCUSDT", "BTCUSD")  # linear and inverse perpetuals, always o
 WINDOW_CHOICES = [Choice(name=w, value=w) for w in WINDOWS]
 KIND_CHOICES = [Choice(name=k, value=k) for k in KINDS]
 SIDE_CHOICES = [Choice(name=s, value=s) for s in ("long", "short", "both")]
+
+# (interaction, typed text) -> up to 25 choices
+Autocomplete = Callable[[discord.Interaction, str], Coroutine[Any, Any, list[Choice[str]]]]
 
 
 def _value(choice: Choice[str] | None) -> str:
@@ -55,15 +59,33 @@ async def _bad_symbol(interaction: discord.Interaction, symbol: str) -> bool:
     return False
 
 
-def register(bot: LiqmapBot) -> None:
-    """Add every liqmap command to ``bot.tree``."""
-    service = bot.service
-    tree = bot.tree
+def _alert_words(
+    symbol: str, proximity: str, minimum: str, side: Choice[str] | None, window: Choice[str] | None, cooldown: str
+) -> str:
+    """The slash-command options of /alert add|test as the chat spec ``SYMBOL PROXIMITY min M side S ...``."""
+    words = [symbol, proximity]
+    named = (("min", minimum), ("side", _value(side)), ("window", _value(window)), ("cooldown", cooldown))
+    for key, value in named:
+        if value.strip():
+            words += [key, value]
+    return " ".join(w for w in words if w.strip())
+
+
+def _symbol_autocomplete(bot: LiqmapBot) -> Autocomplete:
+    """The symbol autocomplete: the configured symbols (as displayed) plus ``EXTRA_SYMBOLS``, at most 25."""
     offered = tuple(dict.fromkeys([*(display_symbol(s) for s in bot.settings.symbols), *EXTRA_SYMBOLS]))
 
     async def symbol_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
         typed = current.strip().upper()
         return [Choice(name=s, value=s) for s in offered if typed in s.upper()][:25]
+
+    return symbol_autocomplete
+
+
+def _register_map_commands(bot: LiqmapBot, symbol_autocomplete: Autocomplete) -> None:
+    """Add /liqmap (the heatmap or map image) and /levels (the clusters as text) to ``bot.tree``."""
+    service = bot.service
+    tree = bot.tree
 
     @tree.command(name="liqmap", description="Estimated liquidation heatmap of a BTC perpetual")
     @app_commands.describe(symbol="e.g. BTC, BTCUSDT or BTCUSD", window="lookback window", kind="heatmap or map")
@@ -95,7 +117,12 @@ def register(bot: LiqmapBot) -> None:
         reply = await service.levels(chat_of(interaction), symbol, _value(window))
         await send_reply(interaction, reply if reply.error else Reply(code_block(reply.text)))
 
-    @tree.command(name="status", description="Data freshness, the next run and your active alerts")
+
+def _register_status_command(bot: LiqmapBot) -> None:
+    """Add /status (data freshness, next run, active alerts; in a server also its alerts channel) to ``bot.tree``."""
+    service = bot.service
+
+    @bot.tree.command(name="status", description="Data freshness, the next run and your active alerts")
     async def status(interaction: discord.Interaction) -> None:
         reply = await service.status(chat_of(interaction))
         if not reply.error and interaction.guild_id is not None:
@@ -104,7 +131,27 @@ def register(bot: LiqmapBot) -> None:
             reply = Reply(f"{reply.text}\nAlerts channel: {where}")
         await send_reply(interaction, reply, ephemeral=True)
 
-    alert = app_commands.Group(name="alert", description="Liquidation-cluster alerts (DM: yours; server: the server's)")
+
+async def _alerts_channel_note(bot: LiqmapBot, interaction: discord.Interaction) -> str:
+    """After /alert add in a server: where its alerts go ("" in DMs). A server without an alerts channel gets
+    the channel of this interaction as its alerts channel."""
+    if interaction.guild_id is None:
+        return ""
+    channel = await bot.routes.channel_for(interaction.guild_id)
+    if channel is None and interaction.channel_id is not None:
+        await bot.routes.set(interaction.guild_id, interaction.channel_id)
+        return (
+            f"\nThis server's alerts will be posted in <#{interaction.channel_id}>; "
+            "a moderator can change that with /alerts-channel set."
+        )
+    if channel is not None:
+        return f"\nThis server's alerts go to <#{channel}>."
+    return ""
+
+
+def _add_alert_add(alert: app_commands.Group, bot: LiqmapBot, symbol_autocomplete: Autocomplete) -> None:
+    """Add /alert add (create an alert; in a server needs Manage Channels) to the ``alert`` group."""
+    service = bot.service
 
     @alert.command(
         name="add", description="Alert when price nears a liquidation cluster (in a server: needs Manage Channels)"
@@ -130,27 +177,17 @@ def register(bot: LiqmapBot) -> None:
         cooldown: str = "",
     ) -> None:
         _require_moderator(interaction)
-        words = [symbol, proximity]
-        named = (("min", minimum), ("side", _value(side)), ("window", _value(window)), ("cooldown", cooldown))
-        for key, value in named:
-            if value.strip():
-                words += [key, value]
-        reply = await service.alert_add(chat_of(interaction), " ".join(w for w in words if w.strip()))
+        spec = _alert_words(symbol, proximity, minimum, side, window, cooldown)
+        reply = await service.alert_add(chat_of(interaction), spec)
         if reply.error:
             await answer(interaction, f"{reply.text}\n{ADD_EXAMPLE}", ephemeral=True)
             return
-        text = reply.text
-        if interaction.guild_id is not None:
-            channel = await bot.routes.channel_for(interaction.guild_id)
-            if channel is None and interaction.channel_id is not None:
-                await bot.routes.set(interaction.guild_id, interaction.channel_id)
-                text += (
-                    f"\nThis server's alerts will be posted in <#{interaction.channel_id}>; "
-                    "a moderator can change that with /alerts-channel set."
-                )
-            elif channel is not None:
-                text += f"\nThis server's alerts go to <#{channel}>."
-        await answer(interaction, text)
+        await answer(interaction, reply.text + await _alerts_channel_note(bot, interaction))
+
+
+def _add_alert_test(alert: app_commands.Group, bot: LiqmapBot, symbol_autocomplete: Autocomplete) -> None:
+    """Add /alert test (how an alert would have done over the last 7 days) to the ``alert`` group."""
+    service = bot.service
 
     @alert.command(name="test", description="How an alert would have done over the last 7 days (history)")
     @app_commands.describe(symbol="e.g. BTC", proximity="distance from price, e.g. 1.5% (default 1%)",
@@ -164,13 +201,14 @@ def register(bot: LiqmapBot) -> None:
                          side: Choice[str] | None = None, window: Choice[str] | None = None,
                          cooldown: str = "") -> None:
         await interaction.response.defer(thinking=True)
-        words = [symbol, proximity]
-        for key, value in (("min", minimum), ("side", _value(side)), ("window", _value(window)),
-                           ("cooldown", cooldown)):
-            if value.strip():
-                words += [key, value]
-        reply = await service.alert_test(chat_of(interaction), " ".join(w for w in words if w.strip()))
+        spec = _alert_words(symbol, proximity, minimum, side, window, cooldown)
+        reply = await service.alert_test(chat_of(interaction), spec)
         await send_reply(interaction, reply)
+
+
+def _add_alert_management(alert: app_commands.Group, bot: LiqmapBot) -> None:
+    """Add /alert list, remove, pause and resume (the last three need Manage Channels in a server)."""
+    service = bot.service
 
     @alert.command(name="list", description="The alerts of this chat with their ids")
     async def alert_list(interaction: discord.Interaction) -> None:
@@ -196,8 +234,19 @@ def register(bot: LiqmapBot) -> None:
         _require_moderator(interaction)
         await send_reply(interaction, await service.alert_resume(chat_of(interaction), str(alert_id or "")))
 
-    tree.add_command(alert)
 
+def _register_alert_commands(bot: LiqmapBot, symbol_autocomplete: Autocomplete) -> None:
+    """Add the /alert group (add, test, list, remove, pause, resume) to ``bot.tree``."""
+    alert = app_commands.Group(name="alert", description="Liquidation-cluster alerts (DM: yours; server: the server's)")
+    _add_alert_add(alert, bot, symbol_autocomplete)
+    _add_alert_test(alert, bot, symbol_autocomplete)
+    _add_alert_management(alert, bot)
+    bot.tree.add_command(alert)
+
+
+def _register_channel_commands(bot: LiqmapBot) -> None:
+    """Add the server-only /alerts-channel group (set, clear; both need Manage Channels) to ``bot.tree``."""
+    service = bot.service
     route = app_commands.Group(
         name="alerts-channel", description="Where this server's liqmap alerts are posted", guild_only=True
     )
@@ -224,4 +273,13 @@ def register(bot: LiqmapBot) -> None:
             text = "This server has no alerts channel; set one with /alerts-channel set."
         await answer(interaction, text)
 
-    tree.add_command(route)
+    bot.tree.add_command(route)
+
+
+def register(bot: LiqmapBot) -> None:
+    """Add every liqmap command to ``bot.tree``: map commands, /status, the /alert and /alerts-channel groups."""
+    symbol_autocomplete = _symbol_autocomplete(bot)
+    _register_map_commands(bot, symbol_autocomplete)
+    _register_status_command(bot)
+    _register_alert_commands(bot, symbol_autocomplete)
+    _register_channel_commands(bot)
