@@ -25,12 +25,8 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exchanges", help="comma-separated ccxt ids (default: LIQMAP_EXCHANGES)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="liqmap", description="Bitcoin liquidation maps and alerts.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p_run = sub.add_parser("run", help="run the bot: periodic job, Telegram, Discord, health server")
+def _add_run_args(p_run: argparse.ArgumentParser) -> None:
+    """``liqmap run``: the data source, --once and the virtual clock (--speed, --from, --until)."""
     _add_source_args(p_run)
     p_run.add_argument("--once", action="store_true", help="run one tick and exit")
     p_run.add_argument("--speed", type=float, default=None,
@@ -42,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--until", help="virtual clock: virtual end (default: the end of the recordings); at the end "
                        "the bot drains the outbox and exits 0")
 
-    p_map = sub.add_parser("map", help="compute one liquidation map")
+
+def _add_map_args(p_map: argparse.ArgumentParser) -> None:
+    """``liqmap map``: symbol, window, data source, as-of time and the output (JSON or a PNG image)."""
     p_map.add_argument("--symbol", default="BTC/USDT:USDT")
     p_map.add_argument("--window", default="24h", help="12h | 24h | 3d | 7d | 30d")
     _add_source_args(p_map)
@@ -55,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="heatmap colours: red/green by side (default) or a perceptual single-hue scale",
     )
 
-    p_bt = sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
+
+def _add_backtest_args(p_bt: argparse.ArgumentParser) -> None:
+    """``liqmap backtest``: dataset, step/window/horizon/bar, the scored span, output, and the --alerts mode."""
     p_bt.add_argument("--data", required=True, type=Path, help="dataset directory (see docs/datasets.md)")
     p_bt.add_argument(
         "--step", help="default 1h; with --alerts the window's candle timeframe, never finer than the dataset's"
@@ -78,14 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_bt.add_argument("--seed", type=int, default=0, help="with --alerts: seed of the random baseline")
 
-    p_rec = sub.add_parser("record", help="record live ccxt data into the dataset format")
+
+def _add_record_args(p_rec: argparse.ArgumentParser) -> None:
+    """``liqmap record``: exchange, symbol, timeframe, days of history and the output dataset directory."""
     p_rec.add_argument("--exchange", required=True)
     p_rec.add_argument("--symbol", default="BTC/USDT:USDT")
     p_rec.add_argument("--timeframe", default="5m")
     p_rec.add_argument("--days", type=float, default=7.0)
     p_rec.add_argument("--out", required=True, type=Path)
 
-    p_bench = sub.add_parser("bench", help="benchmarks (model, rendering, alerts, chat)")
+
+def _add_bench_args(p_bench: argparse.ArgumentParser) -> None:
+    """``liqmap bench``: output format, repeats, groups and the soak run."""
     p_bench.add_argument("--json", action="store_true")
     p_bench.add_argument("--quick", action="store_true", help="fewer repeats")
     p_bench.add_argument("--only", help="comma-separated groups to run")
@@ -93,17 +97,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--soak", action="store_true", help="soak run: many ticks x 10,000 subscriptions + a /liqmap load"
     )
 
-    p_db = sub.add_parser("db", help="database migrations (Alembic): upgrade, downgrade, current, check")
+
+def _add_db_args(p_db: argparse.ArgumentParser) -> None:
+    """``liqmap db``: the migration action and an optional target revision."""
     p_db.add_argument("action", choices=["upgrade", "downgrade", "current", "check"])
     p_db.add_argument("revision", nargs="?", help="target revision (upgrade: head; downgrade: -1 or base)")
 
-    p_demo = sub.add_parser("demo", help="offline end-to-end run on a seeded synthetic market")
+
+def _add_demo_args(p_demo: argparse.ArgumentParser) -> None:
+    """``liqmap demo``: output directory, seed, as-of time, or a replay of a recorded dataset."""
     p_demo.add_argument("--out", type=Path, default=Path("out"))
     p_demo.add_argument("--seed", type=int)
     p_demo.add_argument("--at", help="as-of time of the synthetic market (default: now)")
     p_demo.add_argument("--replay", type=Path, metavar="DIR",
                         help="instead: replay the last --hours of a recorded dataset to the console, alerts included")
     p_demo.add_argument("--hours", type=float, default=12.0, help="with --replay: virtual hours to replay")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="liqmap", description="Bitcoin liquidation maps and alerts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_args(sub.add_parser("run", help="run the bot: periodic job, Telegram, Discord, health server"))
+    _add_map_args(sub.add_parser("map", help="compute one liquidation map"))
+    _add_backtest_args(
+        sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
+    )
+    _add_record_args(sub.add_parser("record", help="record live ccxt data into the dataset format"))
+    _add_bench_args(sub.add_parser("bench", help="benchmarks (model, rendering, alerts, chat)"))
+    _add_db_args(sub.add_parser("db", help="database migrations (Alembic): upgrade, downgrade, current, check"))
+    _add_demo_args(sub.add_parser("demo", help="offline end-to-end run on a seeded synthetic market"))
     return parser
 
 
