@@ -160,18 +160,23 @@ def _candles_from_trades(path: Path) -> dict[str, Any]:
     return aggregate_trades(ts, price, amount, sides == "buy", TRADES_TIMEFRAME)
 
 
-def load_dataset(path: str | Path) -> MarketSeries:
-    """Load one dataset directory as a ``MarketSeries`` (tiers left empty = use the default table).
-
-    Without ``ohlcv.csv`` but with ``trades.csv``, trades are aggregated into 5m candles (logged).
-    ``fetched_at`` is the latest instant the data covers.
-    """
+def _dataset_directory(path: str | Path) -> Path:
+    """``path`` as a ``Path``; raises ``DatasetError`` unless it is an existing directory."""
     directory = Path(path)
     if not directory.exists():
         raise DatasetError(f"dataset directory {directory} does not exist")
     if not directory.is_dir():
         raise DatasetError(f"{directory} is not a directory (expected a dataset directory with meta.json)")
-    meta = read_meta(directory)
+    return directory
+
+
+def _load_candles(directory: Path, meta: DatasetMeta) -> tuple[str, dict[str, Any]]:
+    """(timeframe, candle columns) from ``ohlcv.csv``, else aggregated from ``trades.csv`` into 5m candles.
+
+    The columns are (n,) arrays: ``timestamp`` int64 ms UTC (candle open), ``open``/``high``/``low``/``close``
+    price, ``volume``/``taker_buy_volume`` base units. Raises ``DatasetError`` when neither file exists, when
+    ``meta.json`` has no timeframe for ``ohlcv.csv``, or when the file has no data rows.
+    """
     ohlcv, trades = directory / "ohlcv.csv", directory / "trades.csv"
     if ohlcv.is_file():
         if meta.timeframe is None:
@@ -186,7 +191,30 @@ def load_dataset(path: str | Path) -> MarketSeries:
         raise DatasetError(f"{directory}: no ohlcv.csv or trades.csv, so there is no market series to load")
     if c["timestamp"].shape[0] == 0:
         raise DatasetError(f"{(ohlcv if ohlcv.is_file() else trades).name} in {directory}: no data rows")
+    return timeframe, c
 
+
+def _load_liquidations(path: Path) -> dict[str, Any]:
+    """``liquidations.csv`` as ``MarketSeries`` fields, each (m,): ``liq_timestamp`` int64 ms UTC (not strictly
+    increasing), ``liq_side`` int8 +1 long / -1 short, ``liq_price`` price, ``liq_amount`` base units."""
+    liq = read_table(path, ["timestamp"], ["price", "amount"], ["side"])
+    check_times("liquidations.csv", liq["timestamp"], strict=False)
+    side = np.char.lower(liq["side"].astype(np.str_))
+    bad = np.flatnonzero(~np.isin(side, ["long", "short"]))
+    if bad.size:
+        raise DatasetError(f"liquidations.csv data row {int(bad[0]) + 1}: side must be 'long' or 'short'")
+    return {
+        "liq_timestamp": liq["timestamp"],
+        "liq_side": np.where(side == "long", 1, -1).astype(np.int8),
+        "liq_price": liq["price"],
+        "liq_amount": liq["amount"],
+    }
+
+
+def _load_optional_series(directory: Path) -> dict[str, Any]:
+    """The ``MarketSeries`` fields of the optional files that exist: ``open_interest.csv`` (``oi_timestamp`` ms UTC,
+    ``oi_usd`` USD), ``funding.csv`` (``funding_timestamp`` ms UTC, ``funding_rate`` per period) and
+    ``liquidations.csv`` (see ``_load_liquidations``); each array is 1-D, one entry per data row."""
     extra: dict[str, Any] = {}
     oi_path = directory / "open_interest.csv"
     if oi_path.is_file():
@@ -200,23 +228,30 @@ def load_dataset(path: str | Path) -> MarketSeries:
         extra.update(funding_timestamp=f["timestamp"], funding_rate=f["funding_rate"])
     l_path = directory / "liquidations.csv"
     if l_path.is_file():
-        liq = read_table(l_path, ["timestamp"], ["price", "amount"], ["side"])
-        check_times("liquidations.csv", liq["timestamp"], strict=False)
-        side = np.char.lower(liq["side"].astype(np.str_))
-        bad = np.flatnonzero(~np.isin(side, ["long", "short"]))
-        if bad.size:
-            raise DatasetError(f"liquidations.csv data row {int(bad[0]) + 1}: side must be 'long' or 'short'")
-        extra.update(
-            liq_timestamp=liq["timestamp"],
-            liq_side=np.where(side == "long", 1, -1).astype(np.int8),
-            liq_price=liq["price"],
-            liq_amount=liq["amount"],
-        )
-    tf_ms = TIMEFRAME_MS[timeframe]
-    ends = [int(c["timestamp"][-1]) + tf_ms] + [
+        extra.update(_load_liquidations(l_path))
+    return extra
+
+
+def _covered_until(candle_open: I64, tf_ms: int, extra: dict[str, Any]) -> int:
+    """The latest instant (ms UTC) the data covers: the last candle's close or the last OI / funding /
+    liquidation record, whichever is later (``candle_open`` is the (n,) candle open times, n > 0)."""
+    ends = [int(candle_open[-1]) + tf_ms] + [
         int(extra[k][-1]) for k in ("oi_timestamp", "funding_timestamp", "liq_timestamp") if k in extra
         if extra[k].shape[0]
     ]
+    return max(ends)
+
+
+def load_dataset(path: str | Path) -> MarketSeries:
+    """Load one dataset directory as a ``MarketSeries`` (tiers left empty = use the default table).
+
+    Without ``ohlcv.csv`` but with ``trades.csv``, trades are aggregated into 5m candles (logged).
+    ``fetched_at`` is the latest instant the data covers.
+    """
+    directory = _dataset_directory(path)
+    meta = read_meta(directory)
+    timeframe, c = _load_candles(directory, meta)
+    extra = _load_optional_series(directory)
     return MarketSeries(
         exchange=meta.exchange,
         symbol=meta.symbol,
@@ -230,7 +265,7 @@ def load_dataset(path: str | Path) -> MarketSeries:
         taker_buy_volume=c["taker_buy_volume"],
         contract=meta.contract,
         synthetic=meta.synthetic,
-        fetched_at=max(ends),
+        fetched_at=_covered_until(c["timestamp"], TIMEFRAME_MS[timeframe], extra),
         **extra,
     )
 
