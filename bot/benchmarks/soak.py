@@ -22,6 +22,7 @@ import resource
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,69 +104,103 @@ async def _timed_tick(job: AlertJob) -> tuple[TickReport, float]:
     return report, (time.perf_counter() - t0) * 1000
 
 
-async def _soak(url: str, ticks: int, subs: int, commands_per_tick: int) -> dict[str, float]:
-    db = Database(url)
-    server = _standin_class()(TOKEN)
-    await server.start()
-    now = [START_MS]
+@dataclass
+class _SoakTally:
+    """What the soak ticks add up: tick and reply wall times (ms), errors, alerts queued, commands sent, the RSS
+    after the warm-up (MB) and the history rows half-way."""
+
+    tick_ms: list[float] = field(default_factory=list)
+    reply_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    queued: int = 0
+    n_commands: int = 0
+    base_rss: float = 0.0
+    rows_mid: int = 0
+
+
+def _soak_stack(db: Database, server: Any, now: list[int]) -> tuple[AlertJob, TelegramRunner]:
+    """The alert job (compressed retention, clock ``now[0]`` ms UTC) and the Telegram bot on the stand-in
+    ``server``, both on the seeded sim market."""
     settings = Settings(source="sim", tick_seconds=TICK_MS / 1000, telegram_token=TOKEN,
                         telegram_api_url=server.base_url, _env_file=None)
     policy = RetentionPolicy(history_ms=10 * TICK_MS, ticks_ms=10 * TICK_MS, every_ms=TICK_MS)
     job = AlertJob(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, lambda: now[0], holder="soak",
                    policy=policy)
     service = ChatService(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, render_cache=RenderCache(), job=job)
-    runner = TelegramRunner(settings, service, TelegramOptions(poll_timeout_s=1))
-    tick_ms: list[float] = []
-    reply_ms: list[float] = []
-    errors = queued = n_commands = 0
-    base_rss = 0.0
-    rows_mid = 0
+    return job, TelegramRunner(settings, service, TelegramOptions(poll_timeout_s=1))
+
+
+async def _soak_tick(
+    i: int, job: AlertJob, server: Any, db: Database, tally: _SoakTally, ticks: int, commands_per_tick: int
+) -> bool:
+    """Tick ``i``: one job tick alongside ``commands_per_tick`` /liqmap commands from new users, added to ``tally``
+    (plus the warm-up RSS and the half-way history rows when due). False when the tick raised (counted as one
+    error; the clock then does not advance)."""
+    users = range(1 + i * commands_per_tick, 1 + (i + 1) * commands_per_tick)  # new users: no user limit
     try:
-        await asyncio.to_thread(seed_subscriptions, db, subs)
-        await runner.start()
-        for i in range(ticks):
-            users = range(1 + i * commands_per_tick, 1 + (i + 1) * commands_per_tick)  # new users: no user limit
-            try:
-                (report, ms), (latencies, failed) = await asyncio.gather(_timed_tick(job), _commands(server, users))
-            except Exception:
-                log.exception("soak tick %d failed", i)
-                errors += 1
-                continue
-            tick_ms.append(ms)
-            errors += failed + sum(1 for k in report.keys if k.error)
-            queued += report.alerts_queued
-            reply_ms += latencies
-            n_commands += len(users)
-            server.calls.clear()  # the stand-in keeps every request (with PNGs): not the bot's memory
-            server.messages.clear()
-            server.pushed_at.clear()
-            now[0] += TICK_MS
-            if i + 1 == min(WARMUP_TICKS, ticks):
-                gc.collect()
-                base_rss = rss_mb()
-            if i + 1 == ticks // 2:
-                rows_mid = history_rows(db)
+        (report, ms), (latencies, failed) = await asyncio.gather(_timed_tick(job), _commands(server, users))
+    except Exception:
+        log.exception("soak tick %d failed", i)
+        tally.errors += 1
+        return False
+    tally.tick_ms.append(ms)
+    tally.errors += failed + sum(1 for k in report.keys if k.error)
+    tally.queued += report.alerts_queued
+    tally.reply_ms += latencies
+    tally.n_commands += len(users)
+    server.calls.clear()  # the stand-in keeps every request (with PNGs): not the bot's memory
+    server.messages.clear()
+    server.pushed_at.clear()
+    if i + 1 == min(WARMUP_TICKS, ticks):
         gc.collect()
-        growth = rss_mb() - base_rss
-        rows_end = history_rows(db)
-    finally:
-        await runner.stop()
-        await server.close()
-        db.dispose()
+        tally.base_rss = rss_mb()
+    if i + 1 == ticks // 2:
+        tally.rows_mid = history_rows(db)
+    return True
+
+
+def _soak_figures(tally: _SoakTally, ticks: int, subs: int, growth: float, rows_end: int) -> dict[str, float]:
+    """The ``soak_*`` figures (module docstring); latency percentiles are NaN when nothing was measured."""
+    reply_ms, tick_ms = tally.reply_ms, tally.tick_ms
     return {
         "soak_rss_growth_mb": round(growth, 1),
-        "soak_errors": float(errors),
+        "soak_errors": float(tally.errors),
         "soak_p50_ms": round(statistics.median(reply_ms), 1) if reply_ms else float("nan"),
         "soak_p95_ms": round(_pct(reply_ms, 0.95), 1) if reply_ms else float("nan"),
         "soak_tick_p50_ms": round(statistics.median(tick_ms), 1) if tick_ms else float("nan"),
         "soak_tick_p95_ms": round(_pct(tick_ms, 0.95), 1) if tick_ms else float("nan"),
         "soak_ticks": float(ticks),
         "soak_subs": float(subs),
-        "soak_commands": float(n_commands),
-        "soak_alerts_queued": float(queued),
-        "soak_history_rows_mid": float(rows_mid),
+        "soak_commands": float(tally.n_commands),
+        "soak_alerts_queued": float(tally.queued),
+        "soak_history_rows_mid": float(tally.rows_mid),
         "soak_history_rows_end": float(rows_end),
     }
+
+
+async def _soak(url: str, ticks: int, subs: int, commands_per_tick: int) -> dict[str, float]:
+    """Seed ``subs`` subscriptions in the database at ``url``, run ``ticks`` ticks under the command load and
+    return the ``soak_*`` figures; the bot, the stand-in server and the database are always shut down."""
+    db = Database(url)
+    server = _standin_class()(TOKEN)
+    await server.start()
+    now = [START_MS]
+    job, runner = _soak_stack(db, server, now)
+    tally = _SoakTally()
+    try:
+        await asyncio.to_thread(seed_subscriptions, db, subs)
+        await runner.start()
+        for i in range(ticks):
+            if await _soak_tick(i, job, server, db, tally, ticks, commands_per_tick):
+                now[0] += TICK_MS
+        gc.collect()
+        growth = rss_mb() - tally.base_rss
+        rows_end = history_rows(db)
+    finally:
+        await runner.stop()
+        await server.close()
+        db.dispose()
+    return _soak_figures(tally, ticks, subs, growth, rows_end)
 
 
 def bench_soak(ticks: int = 30, subs: int = 10_000, commands_per_tick: int = 5) -> dict[str, float]:
