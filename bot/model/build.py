@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +56,73 @@ def _empty(symbol: str, window: str, at: int, price: float, grid: Grid, params: 
     )
 
 
+@dataclass(frozen=True)
+class _ReferencePath:
+    """The freshest series' candles in the window: ``close_time`` (k,) int64 ms UTC candle closes, ``low`` /
+    ``high`` (k,) price; ``times`` (t,) int64 ms UTC heatmap column times and ``close_line`` (t,) the close price
+    at each column."""
+
+    close_time: I64
+    low: F64
+    high: F64
+    times: I64
+    close_line: F64
+
+
+def _reference_path(ref: MarketSeries, start_ms: int, params: ModelParams) -> _ReferencePath:
+    """The price path of ``ref`` (the freshest series) from ``start_ms`` (ms UTC) on, and the heatmap columns."""
+    ref_close = ref.timestamp + ref.timeframe_ms
+    ref_start = int(np.searchsorted(ref_close, start_ms, side="right"))
+    times = column_times(ref_close[ref_start:].astype(np.int64), params.heat_columns)
+    close_line = ref.close[ref_start:][np.searchsorted(ref_close[ref_start:], times)] if times.size else np.zeros(0)
+    return _ReferencePath(
+        close_time=ref_close[ref_start:].astype(np.int64), low=np.asarray(ref.low[ref_start:], dtype=np.float64),
+        high=np.asarray(ref.high[ref_start:], dtype=np.float64), times=times,
+        close_line=np.asarray(close_line, dtype=np.float64),
+    )
+
+
+@dataclass
+class _Pending:
+    """Pending liquidations summed over exchanges: ``long_lev`` / ``short_lev`` (v leverages, b bins) USD,
+    ``heat_long`` / ``heat_short`` (t columns, b bins) USD, the model's notes and the exchanges that contributed."""
+
+    long_lev: F64
+    short_lev: F64
+    heat_long: F64
+    heat_short: F64
+    notes: list[str]
+    exchanges: list[str]
+
+
+def _pending_over_exchanges(
+    live: Sequence[MarketSeries], grid: Grid, times: I64, start_ms: int, params: ModelParams
+) -> _Pending:
+    """Run the flow model on each series from ``start_ms`` (ms UTC) and add up its pending book and heatmap on
+    ``grid`` at the column ``times`` (t,) ms UTC; series without any deposit are skipped."""
+    v, b = len(params.leverages), grid.n_bins
+    long_lev, short_lev = np.zeros((v, b)), np.zeros((v, b))
+    heat_long = heat_short = np.zeros((times.size, b))
+    notes: list[str] = []
+    exchanges: list[str] = []
+    for s in live:
+        start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
+        flows = series_flows(s, start, params)
+        notes.extend(flows.notes)
+        if flows.n == 0 or not (flows.deposit > 0).any():
+            continue
+        exchanges.append(s.exchange)
+        lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
+        long_lev += lv
+        short_lev += sv
+        hl, hs = heatmap(flows, grid, times, params, s.tiers)
+        if len(exchanges) == 1:
+            heat_long, heat_short = hl, hs
+        else:
+            heat_long, heat_short = heat_long + hl, heat_short + hs
+    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges)
+
+
 def build_map(
     series: Sequence[MarketSeries],
     *,
@@ -84,43 +152,20 @@ def build_map(
     price = float(ref.close[-1])
     grid = grid_around(price, params.range_pct, params.n_bins)
     start_ms = at - span
-    ref_close = ref.timestamp + ref.timeframe_ms
-    ref_start = int(np.searchsorted(ref_close, start_ms, side="right"))
-    times = column_times(ref_close[ref_start:].astype(np.int64), params.heat_columns)
-    close_line = ref.close[ref_start:][np.searchsorted(ref_close[ref_start:], times)] if times.size else np.zeros(0)
-
-    v, b = len(params.leverages), grid.n_bins
-    long_lev, short_lev = np.zeros((v, b)), np.zeros((v, b))
-    heat_long = heat_short = np.zeros((times.size, b))
-    notes: list[str] = []
-    exchanges: list[str] = []
-    for s in live:
-        start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
-        flows = series_flows(s, start, params)
-        notes.extend(flows.notes)
-        if flows.n == 0 or not (flows.deposit > 0).any():
-            continue
-        exchanges.append(s.exchange)
-        lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
-        long_lev += lv
-        short_lev += sv
-        hl, hs = heatmap(flows, grid, times, params, s.tiers)
-        if len(exchanges) == 1:
-            heat_long, heat_short = hl, hs
-        else:
-            heat_long, heat_short = heat_long + hl, heat_short + hs
+    path = _reference_path(ref, start_ms, params)
+    pending = _pending_over_exchanges(live, grid, path.times, start_ms, params)
+    notes = pending.notes
     oi, funding, change = _summaries(live, start_ms)
-    long_usd, short_usd = long_lev.sum(axis=0), short_lev.sum(axis=0)
+    long_usd, short_usd = pending.long_lev.sum(axis=0), pending.short_lev.sum(axis=0)
     if not (long_usd.sum() > 0 or short_usd.sum() > 0):
         notes.append("nothing pending: no position inflow in this window (flat market or zero OI)")
     clusters = find_clusters(grid.centres, long_usd, short_usd, price, params, previous)
     return LiqMap(
-        symbol=symbol, window=window, exchanges=tuple(dict.fromkeys(exchanges)), at=at, price=price,
+        symbol=symbol, window=window, exchanges=tuple(dict.fromkeys(pending.exchanges)), at=at, price=price,
         bin_price=grid.centres, long_usd=long_usd, short_usd=short_usd,
-        leverages=np.asarray(params.leverages, dtype=np.float64), long_by_lev=long_lev, short_by_lev=short_lev,
-        heat_time=times, heat_long=heat_long, heat_short=heat_short, close_time=times.copy(),
-        close=np.asarray(close_line, dtype=np.float64), clusters=clusters, synthetic=synthetic,
-        oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
-        path_time=ref_close[ref_start:].astype(np.int64), path_low=np.asarray(ref.low[ref_start:], dtype=np.float64),
-        path_high=np.asarray(ref.high[ref_start:], dtype=np.float64),
+        leverages=np.asarray(params.leverages, dtype=np.float64), long_by_lev=pending.long_lev,
+        short_by_lev=pending.short_lev, heat_time=path.times, heat_long=pending.heat_long,
+        heat_short=pending.heat_short, close_time=path.times.copy(), close=path.close_line, clusters=clusters,
+        synthetic=synthetic, oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
+        path_time=path.close_time, path_low=path.low, path_high=path.high,
     )
