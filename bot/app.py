@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from bot.alerts.dispatcher import Dispatcher
 from bot.alerts.job import AlertJob, make_worker_id
@@ -148,10 +149,8 @@ def replay_wiring(settings: Settings, options: ReplayOptions) -> tuple[Settings,
     return settings.model_copy(update={"symbols": list(plan.source.symbols)}), plan
 
 
-async def run_app(
-    settings: Settings, *, once: bool = False, clock: Clock = wall_ms, replay: ReplayOptions | None = None
-) -> int:
-    """Run until SIGINT/SIGTERM (or one tick with ``once``, or the end of a replay); returns the exit status."""
+async def prepare_app(settings: Settings, clock: Clock, replay: ReplayOptions | None) -> tuple[App, ReplayPlan | None]:
+    """Log what is off, migrate, plan a virtual-clock run when asked, and wire the app."""
     protect_settings(settings)  # tokens, API keys and the DB password never reach a log line
     for line in token_guidance(settings):
         log.warning("%s", line)
@@ -163,54 +162,86 @@ async def run_app(
     app = build_app(settings, clock=clock, market=plan.source if plan is not None else None)  # None: from settings
     if plan is not None:  # real delivery delays are long in virtual time: age alerts by real time
         app.dispatcher.max_age_ms = int(app.dispatcher.max_age_ms * max(1.0, plan.clock.speed))
-    db, metrics, engine, job, service, dispatcher = (app.db, app.metrics, app.engine, app.job, app.service,
-                                                     app.dispatcher)
-    discord_runner = None
-    if settings.discord_token is not None:
-        from bot.chat.discord import DiscordRunner
+    return app, plan
 
-        discord_runner = DiscordRunner(settings, service)
-        dispatcher.notifiers["discord"] = discord_runner.notifier
+
+def stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT and SIGTERM set."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    telegram = None
+    return stop
+
+
+@dataclass
+class Platforms:
+    """The running outside parts: health server, Telegram and Discord (each None when off)."""
+
     health: HealthServer | None = None
-    try:
+    telegram: Any = None
+    discord: Any = None
+
+    async def start(self, app: App, once: bool) -> None:
+        """Start what the settings turn on; a one-shot run serves no health port and receives no updates."""
+        settings = app.settings
+        if settings.discord_token is not None:
+            from bot.chat.discord import DiscordRunner
+
+            self.discord = DiscordRunner(settings, app.service)
+            app.dispatcher.notifiers["discord"] = self.discord.notifier
         if not once:  # a one-shot run must not fight a running bot for the port
-            health = await start_health_server(settings, metrics, db)
+            self.health = await start_health_server(settings, app.metrics, app.db)
         if settings.telegram_token is not None:
             from bot.chat.telegram import start_telegram
 
-            telegram = await start_telegram(settings, service, receive_updates=not once)
-            dispatcher.notifiers["telegram"] = telegram.notifier
-        if discord_runner is not None:
-            await discord_runner.start(receive_events=not once)  # the gateway only on the lease holder
+            self.telegram = await start_telegram(settings, app.service, receive_updates=not once)
+            app.dispatcher.notifiers["telegram"] = self.telegram.notifier
+        if self.discord is not None:
+            await self.discord.start(receive_events=not once)  # the gateway only on the lease holder
             if once:
-                await discord_runner.wait_logged_in()
+                await self.discord.wait_logged_in()
+
+    async def stop(self) -> None:
+        """Stop in order, after the job and the dispatcher have finished (the notifiers use these bots)."""
+        if self.health is not None:
+            await self.health.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
+        if self.discord is not None:
+            await self.discord.stop()
+
+
+async def run_until_stopped(app: App, stop: asyncio.Event) -> int:
+    """The periodic job and the dispatcher until SIGINT/SIGTERM; the current tick and sends finish first."""
+    tasks = [
+        asyncio.create_task(app.job.run(stop), name="alert-job"),
+        asyncio.create_task(app.dispatcher.run(stop), name="dispatcher"),
+    ]
+    await stop.wait()
+    log.info("shutting down: finishing the current tick and sends")
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
+
+
+async def run_app(
+    settings: Settings, *, once: bool = False, clock: Clock = wall_ms, replay: ReplayOptions | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM (or one tick with ``once``, or the end of a replay); returns the exit status."""
+    app, plan = await prepare_app(settings, clock, replay)
+    stop = stop_on_signals()
+    platforms = Platforms()
+    try:
+        await platforms.start(app, once)
+        await log_tracked_maps(app.engine, app.settings)
         if once:
-            await log_tracked_maps(engine, settings)
-            await job.tick()
-            await dispatcher.run_once()
+            await app.job.tick()
+            await app.dispatcher.run_once()
             return 0
-        await log_tracked_maps(engine, settings)
         if plan is not None:
             return await run_replay(app, plan, stop)
-        tasks = [
-            asyncio.create_task(job.run(stop), name="alert-job"),
-            asyncio.create_task(dispatcher.run(stop), name="dispatcher"),
-        ]
-        await stop.wait()
-        log.info("shutting down: finishing the current tick and sends")
-        await asyncio.gather(*tasks, return_exceptions=True)
-        return 0
+        return await run_until_stopped(app, stop)
     finally:
-        if health is not None:
-            await health.stop()
-        if telegram is not None:
-            await telegram.stop()  # after the dispatcher has drained: the notifier uses this bot
-        if discord_runner is not None:
-            await discord_runner.stop()  # after the job and dispatcher have finished
+        await platforms.stop()
         await app.close()
