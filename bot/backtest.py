@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,174 @@ def _notes(
     return notes
 
 
+@dataclass(frozen=True)
+class _Durations:
+    """The parsed durations of a backtest, all in ms: step, horizon, traded-range bar and map window span."""
+
+    step_ms: int
+    horizon_ms: int
+    bar_ms: int
+    span_ms: int
+
+
+def _parse_durations(prediction: str, step: str, horizon: str, bar: str, window: str) -> _Durations:
+    """Check ``prediction`` and parse the durations; raises ``LiqmapError`` for an unknown prediction or window or a
+    duration that is not positive."""
+    if prediction not in ("forecast", "pending"):
+        raise LiqmapError(f"unknown prediction {prediction!r}; use forecast or pending")
+    step_ms, horizon_ms, bar_ms = parse_duration(step), parse_duration(horizon), parse_duration(bar)
+    for name, value in (("step", step_ms), ("horizon", horizon_ms), ("bar", bar_ms)):
+        if value <= 0:
+            raise LiqmapError(f"--{name} {value}ms: it must be positive")
+    try:
+        span = window_ms(window)
+    except ValueError as exc:
+        raise LiqmapError(str(exc)) from None
+    return _Durations(step_ms, horizon_ms, bar_ms, span)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The step times of each score (ms UTC): ``cap`` the capture score's (inside the liquidation feed's coverage),
+    ``rng`` the traded-range score's (inside the liquidation record); ``cover_end`` the feed's last record (0
+    without events)."""
+
+    cap: _Grid
+    rng: _Grid
+    has_events: bool
+    cover_end: int
+
+    def step_times(self, step_ms: int) -> range:
+        """Every step time either score may use, ascending (empty when both grids are)."""
+        live = [g for g in (self.cap, self.rng) if g.lo <= g.hi]
+        return range(min((g.lo for g in live), default=1), max((g.hi for g in live), default=0) + 1, step_ms)
+
+
+def _plan_steps(
+    series: MarketSeries, record: RealizedRecord | None, d: _Durations, lo_limit: int, hi_limit: int
+) -> _Plan:
+    """Both scores' step grids: aligned to the step, once one window of candles exists, where realized
+    liquidations are known, clipped to ``lo_limit..hi_limit`` (ms UTC, inclusive)."""
+    first = _ceil(int(series.timestamp[0]) + d.span_ms, d.step_ms)
+    has_events = series.liq_timestamp.size > 0
+    if has_events:  # realized liquidations are unknown before the feed's first record and after its last one
+        cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
+        cap = _Grid(max(first, _ceil(cover_start, d.step_ms)), cover_end - 1)
+    else:
+        cover_end = 0
+        cap = _Grid(1, 0)
+    rng = _Grid(max(first, _ceil(record.start, d.step_ms)), record.end - d.bar_ms) if record else _Grid(1, 0)
+    return _Plan(cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit), has_events, cover_end)
+
+
+@dataclass
+class _Tally:
+    """What the step loop adds up: capture scores, range observations, ``--dump`` lines and the step counts."""
+
+    scores: list[SnapshotScore] = field(default_factory=list)
+    range_steps: list[RangeStep] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    n_steps: int = 0
+    n_stale: int = 0
+    skipped_record: int = 0
+    skipped_candles: int = 0
+    range_stale: int = 0
+
+
+def _has_realized(series: MarketSeries, t: int, h_ms: int) -> bool:
+    """Whether any liquidation notional (USD) was stamped in ``(t, t + h_ms]`` (ms UTC)."""
+    a, b = np.searchsorted(series.liq_timestamp, [t, t + h_ms], side="right")
+    return b > a and float((series.liq_price[a:b] * series.liq_amount[a:b]).sum()) > 0
+
+
+_RangeObservation = tuple[tuple[float, float], tuple[float, float]]  # (bar low/high price, realized long/short USD)
+
+
+def _range_observation(
+    record: RealizedRecord | None, rng: _Grid, candles: Candles, t: int, tally: _Tally
+) -> _RangeObservation | None:
+    """The next bar's traded range and realized liquidations at step ``t``, or None (counting why it was
+    skipped: the record does not know the bar, or its candles are missing)."""
+    if record is None or not rng.has(t):
+        return None
+    realized = record.realized(t)
+    bar_range = candles.bar_range(t) if realized is not None else None
+    if realized is None:
+        tally.skipped_record += 1
+    elif bar_range is None:
+        tally.skipped_candles += 1
+    else:
+        return (bar_range, realized)
+    return None
+
+
+@dataclass(frozen=True)
+class _StepScorer:
+    """Builds the map at one step and scores it (capture and/or traded range), with the run's settings."""
+
+    series: MarketSeries
+    window: str
+    params: ModelParams
+    prediction: Prediction
+    forecast_params: ForecastParams
+    bar_ms: int
+    candles: Candles
+    dump: str | Path | None
+
+    def score(self, t: int, h_ms: int, scored: bool, in_range: _RangeObservation | None, tally: _Tally) -> None:
+        """Build the map with the candles closed by ``t`` (ms UTC), add its scores to ``tally`` and, with
+        ``--dump``, its JSON line."""
+        liq_map = build_map([self.series], window=self.window, at_ms=t, params=self.params)
+        row: dict[str, Any] = {"at": t, "price": liq_map.price}
+        if in_range is not None:
+            tally.range_steps.append(
+                range_step(liq_map, *in_range, self.bar_ms, self.candles.trailing_notional(t))
+            )
+        if scored:
+            fc = None
+            if self.prediction == "forecast":
+                fc = forecast_liquidations(liq_map, [self.series], h_ms, self.params, self.forecast_params).total_usd
+            score = score_map(liq_map, self.series, h_ms, fc)
+            tally.scores.append(score)
+            if self.dump is not None:
+                row = _dump_row(liq_map, score, fc)
+        if self.dump is not None:
+            if in_range is not None:
+                row["range"] = tally.range_steps[-1].to_json()
+            tally.rows.append(json.dumps(row))
+
+
+def _run_steps(
+    series: MarketSeries, record: RealizedRecord | None, plan: _Plan, d: _Durations, scorer: _StepScorer
+) -> _Tally:
+    """Walk the step times: skip steps neither score can use and stale ones (counted), score the rest."""
+    close_times = series.timestamp + series.timeframe_ms
+    stale_after = STALE_CANDLES * series.timeframe_ms
+    tally = _Tally()
+    for t in plan.step_times(d.step_ms):
+        h_ms = min(d.horizon_ms, plan.cover_end - t)  # realized liquidations are unknown after the feed ends
+        scored = plan.cap.has(t) and _has_realized(series, t, h_ms)
+        in_range = _range_observation(record, plan.rng, scorer.candles, t, tally)
+        if not scored and in_range is None:
+            continue
+        tally.n_steps += scored
+        k = int(np.searchsorted(close_times, t, side="right"))
+        if k == 0 or t - int(close_times[k - 1]) > stale_after:
+            tally.n_stale += scored
+            tally.range_stale += in_range is not None
+            continue
+        scorer.score(t, h_ms, scored, in_range, tally)
+    return tally
+
+
+def _write_dump(dump: str | Path, rows: list[str]) -> None:
+    """Write the ``--dump`` lines; raises ``LiqmapError`` when the file cannot be written."""
+    try:
+        Path(dump).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+    except OSError as exc:
+        raise LiqmapError(f"cannot write --dump file {dump}: {exc.strerror or exc}") from None
+
+
 def run_backtest(
     series: MarketSeries,
     *,
@@ -196,91 +364,25 @@ def run_backtest(
     liquidations or with too little history, a bar that is not a whole number of candles (or of liquidation
     bars), or an unknown ``prediction``.
     """
-    if prediction not in ("forecast", "pending"):
-        raise LiqmapError(f"unknown prediction {prediction!r}; use forecast or pending")
-    step_ms, horizon_ms, bar_ms = parse_duration(step), parse_duration(horizon), parse_duration(bar)
-    for name, value in (("step", step_ms), ("horizon", horizon_ms), ("bar", bar_ms)):
-        if value <= 0:
-            raise LiqmapError(f"--{name} {value}ms: it must be positive")
-    try:
-        span = window_ms(window)
-    except ValueError as exc:
-        raise LiqmapError(str(exc)) from None
-    record = realized_record(series, bars, bar_ms)
-    _check(series, span, record)
+    d = _parse_durations(prediction, step, horizon, bar, window)
+    record = realized_record(series, bars, d.bar_ms)
+    _check(series, d.span_ms, record)
     lo_limit, hi_limit = _limits(since, until)
-    candles = Candles(series, bar_ms)
-    tf = series.timeframe_ms
-    stale_after = STALE_CANDLES * tf
-    first = _ceil(int(series.timestamp[0]) + span, step_ms)
-    has_events = series.liq_timestamp.size > 0
-    if has_events:  # realized liquidations are unknown before the feed's first record and after its last one
-        cover_start, cover_end = int(series.liq_timestamp[0]), int(series.liq_timestamp[-1])
-        cap = _Grid(max(first, _ceil(cover_start, step_ms)), cover_end - 1)
-    else:
-        cover_end = 0
-        cap = _Grid(1, 0)
-    rng = _Grid(max(first, _ceil(record.start, step_ms)), record.end - bar_ms) if record else _Grid(1, 0)
-    cap, rng = cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit)
-    close_times = series.timestamp + tf
-    scores: list[SnapshotScore] = []
-    range_steps: list[RangeStep] = []
-    n_steps = n_stale = skipped_record = skipped_candles = range_stale = 0
-    rows: list[str] = []
-    live = [g for g in (cap, rng) if g.lo <= g.hi]
-    for t in range(min((g.lo for g in live), default=1), max((g.hi for g in live), default=0) + 1, step_ms):
-        h_ms = min(horizon_ms, cover_end - t)  # realized liquidations are unknown after the feed ends
-        scored = False
-        if cap.has(t):
-            a, b = np.searchsorted(series.liq_timestamp, [t, t + h_ms], side="right")
-            scored = b > a and float((series.liq_price[a:b] * series.liq_amount[a:b]).sum()) > 0
-        in_range: tuple[tuple[float, float], tuple[float, float]] | None = None
-        if record is not None and rng.has(t):
-            realized = record.realized(t)
-            bar_range = candles.bar_range(t) if realized is not None else None
-            if realized is None:
-                skipped_record += 1
-            elif bar_range is None:
-                skipped_candles += 1
-            else:
-                in_range = (bar_range, realized)
-        if not scored and in_range is None:
-            continue
-        n_steps += scored
-        k = int(np.searchsorted(close_times, t, side="right"))
-        if k == 0 or t - int(close_times[k - 1]) > stale_after:
-            n_stale += scored
-            range_stale += in_range is not None
-            continue
-        liq_map = build_map([series], window=window, at_ms=t, params=params)
-        row: dict[str, Any] = {"at": t, "price": liq_map.price}
-        if in_range is not None:
-            range_steps.append(range_step(liq_map, *in_range, bar_ms, candles.trailing_notional(t)))
-        if scored:
-            fc = None
-            if prediction == "forecast":
-                fc = forecast_liquidations(liq_map, [series], h_ms, params, forecast_params).total_usd
-            score = score_map(liq_map, series, h_ms, fc)
-            scores.append(score)
-            if dump is not None:
-                row = _dump_row(liq_map, score, fc)
-        if dump is not None:
-            if in_range is not None:
-                row["range"] = range_steps[-1].to_json()
-            rows.append(json.dumps(row))
+    candles = Candles(series, d.bar_ms)
+    plan = _plan_steps(series, record, d, lo_limit, hi_limit)
+    scorer = _StepScorer(series, window, params, prediction, forecast_params, d.bar_ms, candles, dump)
+    tally = _run_steps(series, record, plan, d, scorer)
     if dump is not None:
-        try:
-            Path(dump).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
-        except OSError as exc:
-            raise LiqmapError(f"cannot write --dump file {dump}: {exc.strerror or exc}") from None
-    notes = _notes(has_events, record, rng, bar, window, limited=(since, until) != (None, None))
+        _write_dump(dump, tally.rows)
+    notes = _notes(plan.has_events, record, plan.rng, bar, window, limited=(since, until) != (None, None))
     range_report = None
     if record is not None:
         range_report = RangeReport(
-            bar_ms, record.source, tuple(range_steps), skipped_record, skipped_candles, range_stale,
-            _halves_split(rng, step_ms) if halves else None,
+            d.bar_ms, record.source, tuple(tally.range_steps), tally.skipped_record, tally.skipped_candles,
+            tally.range_stale, _halves_split(plan.rng, d.step_ms) if halves else None,
         )
     return BacktestReport(
-        series.exchange, series.symbol, step_ms, window, horizon_ms, tuple(scores), n_steps, n_stale, prediction,
-        range=range_report, capture_scored=has_events, since=since, until=until, notes=tuple(notes),
+        series.exchange, series.symbol, d.step_ms, window, d.horizon_ms, tuple(tally.scores), tally.n_steps,
+        tally.n_stale, prediction, range=range_report, capture_scored=plan.has_events, since=since, until=until,
+        notes=tuple(notes),
     )
