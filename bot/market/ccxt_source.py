@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -14,13 +13,14 @@ from typing import Any
 import ccxt.async_support as ccxt
 import numpy as np
 
+from bot.clock import wall_ms
 from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
 from bot.market.exchanges import profile_for
 from bot.market.result import SourceResult
 from bot.market.series_ops import cut, drop_before, merge
 from bot.market.symbols import display_symbol
 from bot.market.tiers import default_tiers
-from bot.market.types import TIMEFRAME_MS, Freshness, LeverageTier, MarketSeries
+from bot.market.types import Freshness, LeverageTier, MarketSeries, timeframe_ms
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,6 @@ CACHE_KEEP_MS = 45 * 86_400_000  # cached history older than this and than the r
 def default_factory(exchange_id: str, config: dict[str, Any]) -> Any:
     """Construct ``ccxt.async_support.<exchange_id>(config)``."""
     return getattr(ccxt, exchange_id)(config)
-
-
-def now_ms() -> int:
-    """Wall-clock UTC ms."""
-    return int(time.time() * 1000)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -61,7 +56,7 @@ class CcxtSource:
         api_secrets: Mapping[str, str] | None = None,
         exchange_factory: ExchangeFactory | None = None,
         *,
-        clock: Callable[[], int] = now_ms,
+        clock: Callable[[], int] = wall_ms,
         retry: RetryPolicy | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
@@ -177,7 +172,7 @@ class CcxtSource:
                         until: int | None) -> tuple[MarketSeries | None, Freshness]:
         now = self._clock()
         end = now if until is None else min(until, now)
-        tf = TIMEFRAME_MS[timeframe]
+        tf = timeframe_ms(timeframe)
         try:
             ex = self._client(exchange_id)
             market = await self._market(ex, symbol)
@@ -209,18 +204,12 @@ class CcxtSource:
 
     async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
         """Fetch every configured exchange concurrently (see ``MarketSource.load``)."""
-        TIMEFRAME_MS.get(timeframe) or self._bad_timeframe(timeframe)
+        timeframe_ms(timeframe)  # one clear line for an unknown one
         results = await asyncio.gather(
             *(self._load_one(e, symbol, timeframe, since_ms, until_ms) for e in self.exchanges)
         )
         return SourceResult(series=[s for s, _ in results if s is not None and s.n],
                             freshness=[f for _, f in results])
-
-    @staticmethod
-    def _bad_timeframe(timeframe: str) -> int:
-        from bot.market.errors import MarketError
-
-        raise MarketError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}")
 
     async def close(self) -> None:
         """Close every ccxt session (idempotent)."""

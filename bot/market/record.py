@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from bot.clock import wall_ms as wall_clock_ms
 from bot.market.ccxt_fetch import RetryPolicy
 from bot.market.ccxt_source import CcxtSource, ExchangeFactory
-from bot.market.ccxt_source import now_ms as wall_clock_ms
 from bot.market.errors import MarketError
 from bot.market.replay import write_dataset
 from bot.market.source import check_exchange_ids

@@ -11,22 +11,17 @@ exposition. Use from one event loop.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from bot.clock import wall_ms
 from bot.market.types import Freshness
 
 RENDER_BUCKETS_S: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 TICK_BUCKETS_S: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-def wall_ms() -> int:
-    """Now, UTC ms."""
-    return int(time.time() * 1000)
 
 
 @dataclass
