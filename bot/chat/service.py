@@ -15,6 +15,8 @@ from bot.alerts.job import AlertJob
 from bot.chat.alert_test import alert_test_reply
 from bot.chat.limits import BoundedTtlCache, KeyedLocks, SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
+    ADD_EXAMPLE,
+    ADD_USAGE,
     CommandError,
     parse_alert_add,
     parse_chat_symbol,
@@ -42,18 +44,25 @@ SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
 MAP_CACHE_ENTRIES = 24  # computed maps kept for reuse (~5 MB each): bounded whatever symbols users invent
 CHAT_TEXT_MAPS = (20, 60.0)  # /levels per chat: at most 20 in any 60 s (images have their own, equal, budget)
 MAX_ERROR_CHARS = 300  # an error reply is one short line, whatever the input was
-HELP = "\n".join(
-    [
-        "liqmap: estimated liquidation clusters for BTC perpetuals. " + DISCLAIMER,
-        "liqmap [symbol] [window]: heatmap image, e.g. liqmap BTC 24h",
-        "levels [symbol] [window]: nearest and largest clusters as text",
-        "alert add <symbol> [proximity%] [min <usd|share%>] [side long|short|both] [window 24h] [cooldown 30m]",
-        "    e.g. alert add BTC 1.5% min 50M side long",
-        "alert test <symbol> [proximity%] [min ...] ...: how that alert would have done over the last 7 days",
-        "alert list | alert remove <id> | alert pause [id] | alert resume [id]",
-        "settings: your alert settings and defaults · status: data freshness and next run",
-    ]
+HELP_LINES = (
+    "{p}liqmap [symbol] [window] [heatmap|map]: the chart, e.g. {p}liqmap BTC 24h (buttons switch window and kind)",
+    "{p}levels [symbol] [window]: nearest and largest clusters as a table, e.g. {p}levels BTC",
+    "{p}" + ADD_USAGE,
+    "    e.g. {p}" + ADD_EXAMPLE,
+    "{p}alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",
+    "{p}alert list · {p}alert remove <id> · {p}alert pause [id] · {p}alert resume [id]",
+    "{p}settings: your alerts and the defaults · {p}status: data freshness, next run, your active alerts",
 )
+
+
+def help_text(prefix: str = "", extra: tuple[str, ...] = ()) -> str:
+    """Every command with an example, written with the platform's command ``prefix`` (Telegram: ``/``): the one
+    help text, shared by every platform."""
+    head = "liqmap: estimated liquidation clusters for BTC perpetuals. " + DISCLAIMER
+    return "\n".join([head, *(line.replace("{p}", prefix) for line in HELP_LINES), *extra])
+
+
+HELP = help_text()
 
 
 def status_lines(tick: TickRec | None) -> list[str]:
@@ -353,6 +362,6 @@ class ChatService:
             return None
 
     @staticmethod
-    def help() -> Reply:
+    def help(prefix: str = "", extra: tuple[str, ...] = ()) -> Reply:
         """Every command with an example."""
-        return Reply(HELP)
+        return Reply(help_text(prefix, extra))

@@ -7,7 +7,6 @@ directory in the format of ``shared/data/README.md``).
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +51,7 @@ class SimSource:
         self.end_ms: int | None = now_ms
 
     def _now(self) -> int:
-        return self.end_ms if self.end_ms is not None else int(time.time() * 1000)
+        return self.end_ms if self.end_ms is not None else wall_ms()
 
     async def load(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None = None) -> SourceResult:
         """Closed synthetic candles that opened at/after ``since_ms`` and closed by ``until_ms`` (None = now,

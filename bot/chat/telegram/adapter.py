@@ -14,7 +14,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.chat.limits import try_again_text
-from bot.chat.parse import ADD_EXAMPLE, ADD_USAGE, shown
+from bot.chat.parse import ADD_EXAMPLE, shown
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, parse_action
 from bot.chat.service import SORRY, ChatService
 from bot.chat.telegram.limits import AdminCheck, UserRateLimit
@@ -28,19 +28,7 @@ INTRO = (
     "Hi! I'm liqmap: I estimate where leveraged BTC perpetual positions would be liquidated and draw it as a "
     "heatmap. Try /liqmap, /levels or /alert add BTC 1.5%. /help lists everything.\n" + DISCLAIMER
 )
-HELP = "\n".join(
-    [
-        "liqmap: estimated liquidation clusters for BTC perpetuals. " + DISCLAIMER,
-        "/liqmap [symbol] [window] [heatmap|map]: the chart, e.g. /liqmap BTC 24h (buttons switch window and kind)",
-        "/levels [symbol] [window]: nearest and largest clusters as a table, e.g. /levels BTC",
-        f"/{ADD_USAGE}",
-        f"    e.g. /{ADD_EXAMPLE}",
-        "/alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",
-        "/alert list · /alert remove <id> · /alert pause [id] · /alert resume [id]",
-        "/settings: your alerts and the defaults · /status: data freshness, next run, your active alerts",
-        "In groups only admins may change the group's alerts.",
-    ]
-)
+GROUP_NOTE = ("In groups only admins may change the group's alerts.",)
 COMMANDS = (
     ("liqmap", "Liquidation heatmap: /liqmap BTC 24h"),
     ("levels", "Nearest and largest clusters as text"),
@@ -137,7 +125,7 @@ class TelegramAdapter:
 
     async def on_help(self, update: Update, context: Context) -> None:
         """Every command with an example."""
-        await self._answer(update, context, Reply(HELP))
+        await self._answer(update, context, self.service.help("/", GROUP_NOTE))
 
     async def on_liqmap(self, update: Update, context: Context) -> None:
         """``/liqmap [symbol] [window] [kind]``: the chart with caption and buttons."""
