@@ -4,13 +4,21 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow rehearse test-lowest docker-test demo lint typecheck bench backtest clean
+.PHONY: lock run test test-slow rehearse test-lowest docker-test demo lint typecheck bench backtest clean
 
-$(STAMP): pyproject.toml
+# Installs the versions CI tested: requirements-dev.lock pins every package (runtime pins = requirements.lock,
+# which the Docker image installs). `make lock` regenerates both from pyproject.toml with uv.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements-dev.lock -e '.[dev]'
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/python -m uv pip compile pyproject.toml --python-version 3.11 --python-platform linux -o requirements.lock
+	$(BIN)/python -m uv pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform linux \
+	  -o requirements-dev.lock
 
 ## Set up and run the bot (offline on the synthetic market unless LIQMAP_SOURCE says otherwise).
 run: $(STAMP)
