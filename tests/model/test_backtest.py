@@ -162,19 +162,27 @@ def test_snapshots_outside_the_liquidation_feed_are_not_scored() -> None:
 def test_forecast_on_okx_shared_data() -> None:
     """What the forecast achieves on okx-btc-2026-03 (defaults: step 1h, window 24h, horizon 24h).
 
-    The feed covers 12.5 h, so 13 hourly snapshots are scored. Issue 2 asks the map to beat the nearest baseline
-    on capture@10% and visited Spearman. It beats it on Spearman but NOT on capture (0.471 vs 0.590; docs/model.md
-    "Accuracy" explains why: a driftless forecast cannot know the direction of the next move). Asserted here is
-    what it does achieve, so that a regression fails.
+    The feed covers 12.5 h, so 13 hourly snapshots are scored, with 24 h horizons that overlap almost entirely:
+    about one independent observation. The visited-Spearman gap between the map and its baseline on them
+    (a few hundredths) is noise, so it is not asserted; what is asserted does not depend on it: the run is
+    deterministic, both predictions are scored against the same realized liquidations and baselines, every
+    statistic is in its range, and the capture regression pin (the forecast captures far more than the
+    uniform baseline and than the raw pending map, which captures nothing here; it does NOT beat nearest, see
+    docs/model.md "Accuracy") holds.
     """
     forecast = _shared_report("okx-btc-2026-03")
+    assert _shared_report("okx-btc-2026-03") == forecast  # deterministic: same data, same report
     pending = _shared_report("okx-btc-2026-03", "pending")
-    assert forecast["snapshots"] == 13 and forecast["stale_skipped"] == 0
-    assert isinstance(forecast["capture_map"], float) and isinstance(pending["capture_map"], float)
+    assert forecast["snapshots"] == forecast["spearman_snapshots"] == 13 and forecast["stale_skipped"] == 0
+    same = ("steps", "snapshots", "realized_usd", "capture_nearest", "capture_uniform", "spearman_baseline")
+    assert {k: forecast[k] for k in same} == {k: pending[k] for k in same}  # only the prediction differs
+    for report in (forecast, pending):
+        for key in ("capture_map", "capture_nearest", "capture_uniform", "beat_nearest_share"):
+            assert isinstance(report[key], float) and 0.0 <= report[key] <= 1.0, key  # type: ignore[operator]
+        for key in ("spearman_map", "spearman_baseline"):
+            assert isinstance(report[key], float) and -1.0 <= report[key] <= 1.0, key  # type: ignore[operator]
     assert forecast["capture_map"] > 4 * forecast["capture_uniform"]  # type: ignore[operator]
-    assert forecast["capture_map"] > pending["capture_map"] + 0.3
-    assert forecast["spearman_map"] > forecast["spearman_baseline"]  # type: ignore[operator]
-    assert forecast["spearman_map"] > pending["spearman_map"]  # type: ignore[operator]
+    assert forecast["capture_map"] > pending["capture_map"] + 0.3  # type: ignore[operator]
 
 
 def test_forecast_on_binance_forceorder_shared_data() -> None:
