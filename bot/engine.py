@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from cachetools import LRUCache
 
+from bot.caching import BoundedTtlCache, KeyedLocks
 from bot.clock import Clock, VirtualClock, wall_ms
 from bot.market.freshness import DEFAULT_TICK_MS, split_live, stale_budget_ms
 from bot.market.source import MarketSource, SourceResult
@@ -22,7 +23,8 @@ from bot.model.build import build_map
 from bot.model.params import DEFAULT_PARAMS, ModelParams
 from bot.model.types import WINDOWS, Cluster, LiqMap, window_ms
 
-MAX_KEYS = 256  # (symbol, window) pairs remembered for cluster ids and per-key locks
+MAX_KEYS = 256  # (symbol, window) pairs whose last clusters are remembered (for stable ids)
+MAP_CACHE_ENTRIES = 24  # current maps kept for reuse (~5 MB each)
 PreviousClusters = tuple[int, tuple[Cluster, ...]]  # (as-of UTC ms, clusters)
 PreviousStore = Callable[[str, str], Awaitable[PreviousClusters | None]]
 
@@ -45,10 +47,13 @@ def _previous_of(remembered: PreviousClusters | None, stored: PreviousClusters |
 
 @dataclass
 class MapEngine:
-    """Computes maps from one market source; one computation per key at a time.
+    """Computes maps from one market source, one computation per key at a time, and owns the one cache of current
+    maps: the periodic job's map of this tick is what ``/liqmap`` and ``/levels`` show, never computed twice.
 
-    ``clock`` is the bot's one clock (UTC ms); ``tick_ms`` sets the staleness budget of the freshness rule;
-    ``previous_store(symbol, window)`` returns the newest stored (at, clusters) so ids survive restarts.
+    ``clock`` is the bot's one clock (UTC ms); ``tick_ms`` sets the staleness budget of the freshness rule and how
+    long a current map is reused; ``previous_store(symbol, window)`` returns the newest stored (at, clusters) so ids
+    survive restarts. Every cache is bounded: ``MAP_CACHE_ENTRIES`` maps (~5 MB each), ``MAX_KEYS`` cluster lists,
+    and locks only while a computation is in flight.
     """
 
     source: MarketSource
@@ -58,7 +63,10 @@ class MapEngine:
     tick_ms: int = DEFAULT_TICK_MS
     previous_store: PreviousStore | None = None
     _previous: LRUCache[tuple[str, str], PreviousClusters] = field(default_factory=lambda: LRUCache(MAX_KEYS))
-    _locks: LRUCache[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: LRUCache(MAX_KEYS))
+    _locks: KeyedLocks[tuple[str, str]] = field(default_factory=KeyedLocks)
+    _current: BoundedTtlCache[tuple[str, str], tuple[int, MapResult]] = field(
+        default_factory=lambda: BoundedTtlCache(MAP_CACHE_ENTRIES)
+    )
 
     @property
     def stale_ms(self) -> int:
@@ -68,33 +76,51 @@ class MapEngine:
     async def compute(self, symbol: str, window: str, at_ms: int | None = None) -> MapResult:
         """Load data for ``symbol`` over ``window`` ending at ``at_ms`` and build the map from the live exchanges.
 
-        ``at_ms`` defaults to the source's end (a replayed dataset's last close) or else the clock's now.
+        ``at_ms`` defaults to the source's end (a replayed dataset's last close) or else the clock's now. A map of
+        now (what the job computes each tick) becomes the current map of its key for one tick interval.
         Raises ``ValueError`` (with a clear message) for an unknown window.
         """
+        async with self._locks.hold((symbol, window)):
+            return await self._compute(symbol, window, at_ms, current=at_ms is None)
+
+    async def current(self, symbol: str, window: str, max_age_ms: int | None = None) -> MapResult:
+        """The map of now, shared: reused while it is at most ``max_age_ms`` old (default one tick interval), else
+        computed once for all concurrent callers."""
+        key = (symbol, window)
+        async with self._locks.hold(key):
+            now = self.clock()
+            hit = self._current.get(key, now)
+            if hit is not None and now - hit[0] <= (self.tick_ms if max_age_ms is None else max_age_ms):
+                return hit[1]
+            return await self._compute(symbol, window, now if self.source.end_ms is None else None, current=True)
+
+    async def _compute(self, symbol: str, window: str, at_ms: int | None, *, current: bool) -> MapResult:
+        """``compute`` with the key's lock held; ``current``: a map of "now" (else: of now when ``at_ms`` is within
+        a tick of the clock), kept as the key's current map for one tick."""
+        key = (symbol, window)
         span = window_ms(window)
         timeframe = WINDOWS[window][1]
-        key = (symbol, window)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:
-            if at_ms is None:
-                at_ms = self.source.end_ms  # replay: "now" is the end of the recorded data
-            end = at_ms if at_ms is not None else self.clock()
-            since = end - int(span * (1 + self.warmup_windows))
-            result: SourceResult = await self.source.load(symbol, timeframe, since, at_ms)
-            split = split_live(result.series, result.freshness, end, self.stale_ms)
-            previous = await self._previous_clusters(key)
-            m = await asyncio.to_thread(
-                build_map, split.live, window=window, at_ms=at_ms, params=self.params, previous=previous
-            )
-            configured = [f.exchange for f in result.freshness] or list(self.source.exchanges)
-            missing = tuple(e for e in configured if e in split.missing)
-            replay = isinstance(self.clock, VirtualClock)  # any run on the virtual clock is a replay
-            m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing, replay=replay)
-            if m.exchanges:
-                self._previous[key] = (m.at, m.clusters)
-            return MapResult(map=m, freshness=result.freshness)
+        if at_ms is None:
+            at_ms = self.source.end_ms  # replay: "now" is the end of the recorded data
+        now = self.clock()
+        end = at_ms if at_ms is not None else now
+        since = end - int(span * (1 + self.warmup_windows))
+        result: SourceResult = await self.source.load(symbol, timeframe, since, at_ms)
+        split = split_live(result.series, result.freshness, end, self.stale_ms)
+        previous = await self._previous_clusters(key)
+        m = await asyncio.to_thread(
+            build_map, split.live, window=window, at_ms=at_ms, params=self.params, previous=previous
+        )
+        configured = [f.exchange for f in result.freshness] or list(self.source.exchanges)
+        missing = tuple(e for e in configured if e in split.missing)
+        replay = isinstance(self.clock, VirtualClock)  # any run on the virtual clock is a replay
+        m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing, replay=replay)
+        out = MapResult(map=m, freshness=result.freshness)
+        if m.exchanges:
+            self._previous[key] = (m.at, m.clusters)
+            if current or end >= now - self.tick_ms:  # a map of now: the current one for a tick
+                self._current.put(key, (now, out), now + self.tick_ms, now)
+        return out
 
     async def _previous_clusters(self, key: tuple[str, str]) -> tuple[Cluster, ...]:
         """The clusters of the map ids are matched against (see ``_previous_of``)."""

@@ -13,7 +13,7 @@ from typing import cast
 
 from bot.alerts.job import AlertJob
 from bot.chat.alert_test import alert_test_reply
-from bot.chat.limits import BoundedTtlCache, KeyedLocks, SlidingWindowLimit, try_again_text
+from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     ADD_EXAMPLE,
     ADD_USAGE,
@@ -41,7 +41,6 @@ from bot.storage.ticks import TickRec
 
 log = logging.getLogger(__name__)
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
-MAP_CACHE_ENTRIES = 24  # computed maps kept for reuse (~5 MB each): bounded whatever symbols users invent
 CHAT_TEXT_MAPS = (20, 60.0)  # /levels per chat: at most 20 in any 60 s (images have their own, equal, budget)
 MAX_ERROR_CHARS = 300  # an error reply is one short line, whatever the input was
 HELP_LINES = (
@@ -100,7 +99,6 @@ class ChatService:
         metrics: Metrics | None = None,
         chat_image_limit: SlidingWindowLimit | None = None,
         chat_text_limit: SlidingWindowLimit | None = None,
-        map_cache_entries: int = MAP_CACHE_ENTRIES,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -115,8 +113,6 @@ class ChatService:
         # Text answers that need a map (/levels) per chat: computing is the expensive part, not the image.
         self.chat_texts = chat_text_limit if chat_text_limit is not None else SlidingWindowLimit(*CHAT_TEXT_MAPS)
         self.map_ttl_ms = int(1000 * (map_ttl_s if map_ttl_s is not None else min(settings.tick_seconds, 60.0)))
-        self._maps: BoundedTtlCache[tuple[str, str], tuple[MapResult, str]] = BoundedTtlCache(map_cache_entries)
-        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._tracked = frozenset(self._tracked_symbols(settings))
 
     # ---- plumbing -------------------------------------------------------------------------------------------
@@ -168,23 +164,15 @@ class ChatService:
         raise CommandError(f"unknown symbol {display_symbol(symbol)}: not listed on {where}")
 
     async def map_for(self, symbol: str, window: str) -> tuple[MapResult, str]:
-        """The current map of (symbol, window), shared by concurrent callers and reused for ``map_ttl_s``;
-        returns it with its data version (the render cache key). A symbol no exchange lists raises
-        ``CommandError`` before anything is computed."""
-        key = (symbol, window)
-        async with self._locks.hold(key):
-            hit = self._maps.get(key, self.clock())
-            if hit is not None:
-                return hit
-            await self.check_listed(symbol)
-            result = await self.engine.compute(symbol, window)
-            if not result.map.exchanges:
-                why = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
-                raise LiqmapError(f"no market data for {display_symbol(symbol)} right now ({why or 'no source'})")
-            version = data_version(result.map)
-            now = self.clock()
-            self._maps.put(key, (result, version), now + self.map_ttl_ms, now)
-            return result, version
+        """The current map of (symbol, window) from the engine's one map cache (the periodic job's map of this tick
+        when there is one; at most ``map_ttl_s`` old), with its data version (the render cache key). A symbol no
+        exchange lists raises ``CommandError`` before anything is computed."""
+        await self.check_listed(symbol)
+        result = await self.engine.current(symbol, window, self.map_ttl_ms)
+        if not result.map.exchanges:
+            why = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
+            raise LiqmapError(f"no market data for {display_symbol(symbol)} right now ({why or 'no source'})")
+        return result, data_version(result.map)
 
     def _symbol_window(self, symbol: str, window: str) -> tuple[str, str]:
         sym = parse_chat_symbol(symbol) if symbol.strip() else parse_chat_symbol(self.config.symbols[0])

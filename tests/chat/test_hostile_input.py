@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from bot.chat.limits import BoundedTtlCache, KeyedLocks
+from bot.caching import BoundedTtlCache, KeyedLocks
 from bot.chat.parse import SHOWN_CHARS, CommandError, parse_alert_add, parse_pct, parse_usd, shown
 from bot.chat.reply import ChatRef, Reply
-from bot.chat.service import MAP_CACHE_ENTRIES, SORRY, ChatService
-from bot.engine import MapEngine
+from bot.chat.service import SORRY, ChatService
+from bot.engine import MAP_CACHE_ENTRIES, MapEngine
 from bot.market.source import SimSource
 from bot.storage import chats, subscriptions
 from bot.storage.db import Database
@@ -121,10 +121,10 @@ async def test_made_up_symbols_are_never_computed_nor_kept(db: Database) -> None
         assert_friendly(await svc.levels(chat, sym), f"unknown symbol {sym}USDT: not listed on binanceusdm, bybit, okx")
         assert_friendly(await svc.liqmap(chat, f"{sym}USD", "7d"), f"unknown symbol {sym}USD: not listed on")
         assert_friendly(await svc.alert_add(chat, f"{sym} 1%"), "not listed on")
-    assert len(svc._maps) == 0 and len(svc._locks) == 0
+    assert len(svc.engine._current) == 0 and len(svc.engine._locks) == 0
     assert len(svc.renders) == 0
     ok = await svc.levels(ME, "ETH", "24h")  # a coin the synthetic market has still works
-    assert not ok.error and len(svc._maps) == 1
+    assert not ok.error and len(svc.engine._current) == 1
 
 
 async def test_the_map_cache_and_its_locks_stay_bounded(db: Database) -> None:
@@ -135,8 +135,8 @@ async def test_the_map_cache_and_its_locks_stay_bounded(db: Database) -> None:
     for i, (sym, window) in enumerate(keys):
         reply = await svc.levels(ChatRef("telegram", str(2000 + i)), sym, window)
         assert not reply.error, (sym, window, reply.text)
-        assert len(svc._maps) <= MAP_CACHE_ENTRIES
-    assert len(svc._maps) == MAP_CACHE_ENTRIES and len(svc._locks) == 0
+        assert len(svc.engine._current) <= MAP_CACHE_ENTRIES
+    assert len(svc.engine._current) == MAP_CACHE_ENTRIES and len(svc.engine._locks) == 0
 
 
 async def test_levels_is_rate_limited_per_chat(db: Database) -> None:

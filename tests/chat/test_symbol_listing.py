@@ -70,14 +70,14 @@ async def test_made_up_symbols_never_reach_the_engine(db: Database, live: Exchan
         assert history_requests(live) == []  # only the market lists were asked for, once per exchange
         assert sorted({r.exchange for r in live.log}) == list(EXCHANGES)
         assert len(live.log) <= 2 * len(EXCHANGES)  # bybit lists linear and inverse markets separately
-        assert len(svc._maps) == 0 and len(svc._locks) == 0
+        assert len(svc.engine._current) == 0 and len(svc.engine._locks) == 0
         with db.session() as s:
             found = [chats.find_chat(s, "telegram", str(500 + i)) for i in range(45)]
             assert all(not subscriptions.list_subscriptions(s, c.id) for c in found if c is not None)
 
         ok = await svc.levels(ChatRef("telegram", "10"), "BTC", "24h")  # listed: computed from live history
         assert not ok.error and ok.text != SORRY, ok.text
-        assert history_requests(live) and len(svc._maps) == 1
+        assert history_requests(live) and len(svc.engine._current) == 1
         inverse = await svc.alert_add(ChatRef("telegram", "10"), "BTCUSD 1%")  # listed on bybit only: accepted
         assert not inverse.error, inverse.text
     finally:

@@ -171,3 +171,17 @@ async def test_min_share_means_share_of_the_side_as_documented(app: App, server:
     assert alerted and alerted <= set(longs)
     assert all(100 * longs[cid].usd / m.total_long_usd >= wanted for cid in alerted)
     assert any(100 * longs[cid].share < wanted for cid in alerted)  # qualifies of its side, not of all
+
+
+async def test_the_job_and_the_chat_share_one_map_per_tick(app: App, server: FaultyExchangeServer) -> None:
+    """One map cache with one owner (the engine): the periodic job's map of this tick is what /levels and /liqmap
+    show, so a command right after the tick asks the exchanges for nothing; a tick later it is computed afresh."""
+    await app.job.tick()
+    server.log.clear()
+    levels = await app.service.levels(chat(1), "BTC", "24h")
+    image = await app.service.liqmap(chat(2), "BTC", "24h")
+    assert not levels.error and not image.error
+    assert server.log == []  # no exchange request: the tick's map was reused
+    server.tape.now_ms += 61_000
+    await app.service.levels(chat(3), "BTC", "24h")
+    assert server.requests("okx", "/candles") or server.requests("okx", "/history-candles")
