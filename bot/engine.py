@@ -87,12 +87,22 @@ class MapEngine:
         """The map of now, shared: reused while it is at most ``max_age_ms`` old (default one tick interval), else
         computed once for all concurrent callers."""
         key = (symbol, window)
+        max_age = self.tick_ms if max_age_ms is None else max_age_ms
+        hit = self._fresh_current(key, max_age)
+        if hit is not None:  # never wait for a computation in flight while a recent enough map exists
+            return hit
         async with self._locks.hold(key):
+            hit = self._fresh_current(key, max_age)  # computed while this caller waited for the lock
+            if hit is not None:
+                return hit
             now = self.clock()
-            hit = self._current.get(key, now)
-            if hit is not None and now - hit[0] <= (self.tick_ms if max_age_ms is None else max_age_ms):
-                return hit[1]
             return await self._compute(symbol, window, now if self.source.end_ms is None else None, current=True)
+
+    def _fresh_current(self, key: tuple[str, str], max_age_ms: int) -> MapResult | None:
+        """The current map of ``key`` when it was computed at most ``max_age_ms`` ago."""
+        now = self.clock()
+        hit = self._current.get(key, now)
+        return hit[1] if hit is not None and now - hit[0] <= max_age_ms else None
 
     async def _compute(self, symbol: str, window: str, at_ms: int | None, *, current: bool) -> MapResult:
         """``compute`` with the key's lock held; ``current``: a map of "now" (else: of now when ``at_ms`` is within
@@ -119,7 +129,7 @@ class MapEngine:
         if m.exchanges:
             self._previous[key] = (m.at, m.clusters)
             if current or end >= now - self.tick_ms:  # a map of now: the current one for a tick
-                self._current.put(key, (now, out), now + self.tick_ms, now)
+                self._current.put(key, (now, out), now + 2 * self.tick_ms, now)  # max_age decides reuse
         return out
 
     async def _previous_clusters(self, key: tuple[str, str]) -> tuple[Cluster, ...]:

@@ -124,9 +124,12 @@ def _soak_stack(db: Database, server: Any, now: list[int]) -> tuple[AlertJob, Te
     settings = Settings(source="sim", tick_seconds=TICK_MS / 1000, telegram_token=TOKEN,
                         telegram_api_url=server.base_url, _env_file=None)
     policy = RetentionPolicy(history_ms=10 * TICK_MS, ticks_ms=10 * TICK_MS, every_ms=TICK_MS)
-    job = AlertJob(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, lambda: now[0], holder="soak",
-                   policy=policy)
-    service = ChatService(db, MapEngine(SimSource(EXCHANGES, seed=7)), settings, render_cache=RenderCache(), job=job)
+    def clock() -> int:
+        return now[0]
+
+    engine = MapEngine(SimSource(EXCHANGES, seed=7), clock=clock, tick_ms=TICK_MS)  # one engine, as build_app wires it
+    job = AlertJob(db, engine, settings, clock, holder="soak", policy=policy)
+    service = ChatService(db, engine, settings, render_cache=RenderCache(), job=job, clock=clock)
     return job, TelegramRunner(settings, service, TelegramOptions(poll_timeout_s=1))
 
 
