@@ -16,6 +16,14 @@ def replay_note(at_ms: int) -> str:
     return f"REPLAY of recorded market data · virtual time {fmt_time_utc(at_ms)}"
 
 
+def with_footer(lines: list[str], synthetic: bool, replay_at: int | None) -> str:
+    """The message's lines, then the SYNTHETIC and REPLAY labels where they apply, then the disclaimer."""
+    notes = [SYNTHETIC_NOTE] if synthetic else []
+    if replay_at is not None:
+        notes.append(replay_note(replay_at))
+    return "\n".join([*lines, *notes, DISCLAIMER])
+
+
 def approach_text(
     *,
     symbol: str,
@@ -42,12 +50,7 @@ def approach_text(
         f"Zone {fmt_range(low, high)} · {fmt_usd(usd)} pending ({window} map)",
         f"Squeeze risk {score}/100" + (f": {'; '.join(reasons)}" if reasons else ""),
     ]
-    if synthetic:
-        lines.append(SYNTHETIC_NOTE)
-    if replay_at is not None:
-        lines.append(replay_note(replay_at))
-    lines.append(DISCLAIMER)
-    return "\n".join(lines)
+    return with_footer(lines, synthetic, replay_at)
 
 
 def sweep_text(
@@ -61,9 +64,4 @@ def sweep_text(
         f"(now {fmt_price(price, full=True)})",
         f"Estimated {fmt_usd(usd)} of {side}s liquidated ({window} map)",
     ]
-    if synthetic:
-        lines.append(SYNTHETIC_NOTE)
-    if replay_at is not None:
-        lines.append(replay_note(replay_at))
-    lines.append(DISCLAIMER)
-    return "\n".join(lines)
+    return with_footer(lines, synthetic, replay_at)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from bot.format import fmt_price
 from bot.model.types import LiqMap
-from bot.render.checks import degenerate_reason, finite_usd, validate
+from bot.render.checks import finite_usd
 from bot.render.labels import draw_cluster_labels, pick_clusters
 from bot.render.palette import Palette, add_colorbar, check_palette, heat_norm, heat_rgba
 from bot.render.theme import (
@@ -19,11 +19,8 @@ from bot.render.theme import (
     LABEL_SIZE,
     MAIN_RECT,
     PRICE,
-    add_header,
-    add_marks,
-    add_message,
-    new_figure,
     set_price_axis,
+    start_chart,
     style_axes,
     text_kw,
 )
@@ -131,13 +128,8 @@ def build_heatmap_figure(m: LiqMap, palette: str = "default") -> Figure:
     Raises ``LiqmapError`` for inconsistent arrays and ``ValueError`` for an unknown palette.
     """
     check_palette(palette)
-    validate(m)
-    fig = new_figure()
-    add_header(fig, m, "liquidation heatmap")
-    add_marks(fig, m)
-    reason = degenerate_reason(m, "heatmap")
-    if reason is not None:
-        add_message(fig, *reason)
+    fig, done = start_chart(m, "liquidation heatmap", "heatmap")
+    if done:
         return fig
     ax = fig.add_axes(MAIN_RECT, label="heatmap")
     style_axes(ax, grid_axis="")

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from bot.format import fmt_price, fmt_usd
 from bot.model.types import LiqMap
-from bot.render.checks import degenerate_reason, finite_usd, validate
+from bot.render.checks import finite_usd
 from bot.render.theme import (
     BG,
     FONT,
@@ -24,11 +24,8 @@ from bot.render.theme import (
     PRICE,
     SHORT,
     SMALL_SIZE,
-    add_header,
-    add_marks,
-    add_message,
-    new_figure,
     set_price_axis,
+    start_chart,
     style_axes,
     style_ticks,
     text_kw,
@@ -175,13 +172,8 @@ def build_map_figure(m: LiqMap) -> Figure:
     ``m.bin_price`` (b,) USD, re-binned to at most ``TARGET_BARS`` bars over the view.
     Raises ``LiqmapError`` for inconsistent arrays.
     """
-    validate(m)
-    fig = new_figure()
-    add_header(fig, m, "liquidation map")
-    add_marks(fig, m)
-    reason = degenerate_reason(m, "map")
-    if reason is not None:
-        add_message(fig, *reason)
+    fig, done = start_chart(m, "liquidation map", "map")
+    if done:
         return fig
     lo, hi = map_view(m)
     edges, long_lev, short_lev, long_bar, short_bar = rebin(m, lo, hi)

@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from bot.format import fmt_price, fmt_time_utc, fmt_usd
 from bot.model.types import LiqMap
+from bot.render.checks import degenerate_reason, validate
 
 # 6.4 x 3.6 in at 200 dpi = 1280 x 720 px: text at 7-10 pt is 20-28 px tall, readable on a phone.
 FIGSIZE: tuple[float, float] = (6.4, 3.6)
@@ -165,6 +166,20 @@ def add_marks(fig: Figure, m: LiqMap) -> None:
         fig.text(0.012, 0.025 + 0.04 * row, text, ha="left", va="center",
                  **text_kw(SUBTITLE_SIZE, "#111111", fontweight="bold"), gid=gid,
                  bbox={"boxstyle": "round,pad=0.25", "facecolor": WARN, "edgecolor": "none"})
+
+
+def start_chart(m: LiqMap, chart_name: str, kind: str) -> tuple[Figure, bool]:
+    """A new figure with the header and marks every chart has, and whether it is complete already: a degenerate
+    map (empty, flat) gets its explaining message instead of a chart."""
+    validate(m)
+    fig = new_figure()
+    add_header(fig, m, chart_name)
+    add_marks(fig, m)
+    reason = degenerate_reason(m, kind)
+    if reason is not None:
+        add_message(fig, *reason)
+        return fig, True
+    return fig, False
 
 
 def add_message(fig: Figure, headline: str, detail: str = "") -> None:
