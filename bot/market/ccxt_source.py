@@ -12,6 +12,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 import numpy as np
+from cachetools import LRUCache
 
 from bot.clock import wall_ms
 from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
@@ -25,6 +26,7 @@ from bot.market.types import Freshness, LeverageTier, MarketSeries, timeframe_ms
 log = logging.getLogger(__name__)
 
 ExchangeFactory = Callable[[str, dict[str, Any]], Any]
+CACHED_SERIES = 48  # (exchange, symbol, timeframe) histories kept in memory (up to 45 days each)
 CACHE_KEEP_MS = 45 * 86_400_000  # cached history older than this and than the request's start is dropped
 
 
@@ -69,8 +71,10 @@ class CcxtSource:
         self._options = {k: dict(v) for k, v in (options or {}).items()}
         self._clients: dict[str, Any] = {}
         self._markets_loaded: dict[str, asyncio.Lock] = {}
-        self._cache: dict[tuple[str, str, str], MarketSeries] = {}
-        self._tiers: dict[tuple[str, str], tuple[LeverageTier, ...]] = {}
+        # Bounded whatever users ask for (symbols are checked against the market lists first, but many are listed):
+        # the least recently used history is dropped and simply fetched again when asked for.
+        self._cache: LRUCache[tuple[str, str, str], MarketSeries] = LRUCache(CACHED_SERIES)
+        self._tiers: LRUCache[tuple[str, str], tuple[LeverageTier, ...]] = LRUCache(CACHED_SERIES)
 
     def _client(self, exchange_id: str) -> Any:
         if exchange_id not in self._clients:

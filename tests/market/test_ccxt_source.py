@@ -186,3 +186,23 @@ async def test_until_cuts_to_candles_closed_by_then() -> None:
     (s,) = result.series
     assert s.last_close_time <= at and s.last_close_time > at - HOUR
     assert s.oi_timestamp[-1] <= at and s.funding_timestamp[-1] <= at
+
+
+async def test_the_history_cache_is_bounded(stand_in: ExchangeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many (symbol, timeframe) pairs are asked for, the in-memory history stays at ``CACHED_SERIES``
+    (least recently used dropped first); a dropped one is simply fetched again in full."""
+    import bot.market.ccxt_source as module
+
+    monkeypatch.setattr(module, "CACHED_SERIES", 2)
+    source = source_for(stand_in, "binanceusdm")
+    try:
+        for tf in ("5m", "15m", "1h"):
+            await source.load(SYMBOL, tf, NOW - HOUR * 6)
+        assert len(source._cache) == 2  # 5m was dropped
+        stand_in.log.clear()
+        again = await source.load(SYMBOL, "5m", NOW - HOUR * 6)
+    finally:
+        await source.close()
+    assert again.series and again.series[0].n >= 6 * 12 - 1  # the closed candles of the six hours
+    (kl,) = stand_in.requests("binanceusdm", "/klines")
+    assert int(kl.query["startTime"]) <= NOW - HOUR * 6  # the whole window again, not a tail
