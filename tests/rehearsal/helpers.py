@@ -14,9 +14,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.storage import chats, migrate, outbox, subscriptions, ticks
 from bot.storage.db import Database
@@ -24,7 +26,7 @@ from bot.storage.records import AlertRec
 from bot.storage.ticks import TickRec
 from bot.timeparse import parse_time
 from tests.reliability.shipped import exchange_options
-from tests.standins.dataset_exchange import DatasetExchangeServer
+from tests.standins.dataset_exchange import DatasetExchangeServer, DatasetTape
 from tests.standins.telegram_server import BotApiStandin, Call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,10 +135,52 @@ class Standins:
         return env
 
 
+@asynccontextmanager
+async def standins_for(tape: DatasetTape) -> AsyncIterator[Standins]:
+    """Fresh stand-ins for one run (their logs and scripted faults are its own), in this event loop."""
+    exchange = DatasetExchangeServer(tape)
+    await exchange.start()
+    telegram = BotApiStandin(TOKEN)
+    await telegram.start()
+    try:
+        yield Standins(exchange, telegram)
+    finally:
+        await telegram.close()
+        await exchange.close()
+
+
+def sqlite_db(workdir: Path) -> str:
+    """A new SQLite database in ``workdir``, migrated and subscribed."""
+    url = f"sqlite:///{(workdir / 'liqmap.db').as_posix()}"
+    prepare(url)
+    return url
+
+
+@contextmanager
+def pg_db() -> Iterator[str]:
+    """A fresh PostgreSQL schema, migrated and subscribed, dropped afterwards (a skip when unreachable)."""
+    from tests.conftest_db import pg_schema
+
+    with pg_schema(migrated=False) as url:
+        prepare(url)
+        yield url
+
+
 def command(speed: float = SPEED, start: int = FROM, until: int = UNTIL) -> list[str]:
     """``liqmap run --source ccxt --speed N --from T --until T`` (the same command for a restart)."""
     return [sys.executable, "-m", "bot", "run", "--source", "ccxt", "--speed", f"{speed:g}", "--from", str(start),
             "--until", str(until)]
+
+
+LIVE: list[subprocess.Popen[str]] = []  # every liqmap process a rehearsal started
+
+
+def kill_leftovers() -> None:
+    """SIGKILL the rehearsal processes still running (a scenario that failed or was cancelled half-way)."""
+    for proc in LIVE:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass
@@ -163,6 +207,7 @@ class Process:
                                          stderr=subprocess.STDOUT, text=True,
                                          env=self.standins.env(self.url, self.workdir, self.port))
         self._sampler = asyncio.ensure_future(self._sample())
+        LIVE.append(self.proc)
 
     def again(self, name: str) -> Process:
         """The same command on the same database, as a new process (a restart, or another replica)."""
@@ -181,7 +226,7 @@ class Process:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    async def wait(self, timeout_s: float = 240.0) -> int:
+    async def wait(self, timeout_s: float = 600.0) -> int:
         """Wait for the process to end by itself (``--until`` reached, outbox drained); its exit status."""
         deadline = time.perf_counter() + timeout_s
         while self.proc.poll() is None:
@@ -407,3 +452,40 @@ async def until(predicate: Callable[[], bool], timeout_s: float, what: str) -> f
 def latest_tick_at(url: str) -> int | None:
     ts = stored_ticks(url)
     return max(t.at for t in ts) if ts else None
+
+
+@dataclass
+class Ran:
+    """What one scenario's run(s) left behind, for its test to judge (the stand-ins are closed, their records kept)."""
+
+    url: str
+    standins: Standins
+    processes: list[Process]
+    outcome: Outcome
+    ticks: list[TickRec]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def claim_lost(self) -> set[int]:
+        return claim_lost_ids(*(p.log() for p in self.processes))
+
+
+def tracebacks(log: str) -> list[str]:
+    """The exception line ending each traceback in ``log``."""
+    lines, out = log.splitlines(), []
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last):"):
+            j = i + 1
+            while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+                j += 1
+            out.append(lines[j] if j < len(lines) else "")
+    return out
+
+
+def collect(url: str, standins: Standins, *processes: Process, db_down: bool = False, **extra: Any) -> Ran:
+    """The scenario's outcome: outbox and Telegram deliveries keyed, stored ticks. No process logged a traceback,
+    except, with ``db_down``, the logged failures of passes that hit the stopped database server."""
+    for p in processes:
+        unexpected = [t for t in tracebacks(p.log()) if not (db_down and t.startswith(("sqlalchemy.exc.", "psycopg.")))]
+        assert not unexpected, f"{p.name}: {unexpected}\n{p.log()[-3000:]}"
+    return Ran(url, standins, list(processes), outcome(url, standins.telegram), stored_ticks(url), dict(extra))

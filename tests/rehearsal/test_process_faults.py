@@ -1,142 +1,185 @@
 """Rehearsals of process and database faults: a real ``liqmap run --source ccxt`` on the virtual clock (the exchange
 stand-in serving the recorded Binance dataset, alerts to the Telegram stand-in) is SIGKILLed during a dispatch and
-started again, sees its PostgreSQL server restart during a tick, or is joined by a second replica and then killed.
-Each run is compared with the fault-free reference run by the rule of ``tests/rehearsal/matching.py``."""
+started again with the same command, sees its PostgreSQL server restart during a tick, or is joined by a second
+replica and then killed. Each run is compared with the fault-free reference run by the rule of
+``tests/rehearsal/matching.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.rehearsal.campaign import Campaign, Context, scenario, uses
 from tests.rehearsal.helpers import (
     FROM,
     HOUR,
     MIN,
-    TICK_MS,
     UNTIL,
     Process,
+    Ran,
     Reference,
-    Standins,
-    claim_lost_ids,
+    collect,
     impaired_ticks,
     iso,
     latest_tick_at,
-    outcome,
+    pg_db,
     record,
     repeated_ticks,
-    stored_ticks,
+    sqlite_db,
+    standins_for,
     until,
 )
 from tests.rehearsal.matching import compare, finish
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared_data, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data, pytest.mark.timeout(900)]
 SENDS = ("sendPhoto", "sendMessage")
 
 
-async def test_sigkill_during_a_dispatch_then_restart(standins: Standins, sqlite_db: str, reference: Reference,
-                                                      tmp_path: Path) -> None:
-    tg = standins.telegram
-    first = Process("sigkill-1", standins, sqlite_db, tmp_path)
-    await first.until_tick(FROM + 2 * HOUR + 30 * MIN)
-    before = len(tg.calls_of(*SENDS))
-    tg.fail("sendPhoto", "timeout", hang_s=60)  # Telegram takes the next photo and does not answer
-    await until(lambda: len(tg.calls_of(*SENDS)) > before, 60, "the next alert reaches Telegram")
-    hung = tg.calls_of(*SENDS)[before]
-    await asyncio.sleep(0.3)  # in the middle of the dispatch: delivered, unanswered, not marked sent
-    await first.kill()
-    killed = time.perf_counter()
-    stood = latest_tick_at(sqlite_db)
-    assert stood is not None and FROM < stood < UNTIL
-    second = first.again("sigkill-2")
-    assert await second.wait() == 0, second.log()[-3000:]
-    assert "(resumed)" in second.log() and "Traceback" not in second.log()
-    got, ticks = outcome(sqlite_db, tg), stored_ticks(sqlite_db)
-    resumed_at = min(t.at for t in ticks if t.at > stood)
-    skipped = impaired_ticks(ticks)  # every tick ran with every exchange, unless the restart skipped some
-    assert repeated_ticks(ticks) == []
-    in_flight = got.key_of(hung)
-    assert in_flight is not None and got.rows[in_flight].attempts >= 2  # the documented at-least-once window
-    fig = compare(reference.outcome, got, skipped, allowed_duplicates={in_flight},
-                  claim_lost=claim_lost_ids(first.log(), second.log()))
-    fig.defects += [("D5", at) for at in sorted(skipped)]  # the dead process's recompute lease blocked them
-    real = second.ticks_after(stood)
-    record(fig.line("sigkill-during-dispatch", (resumed_at - stood) / 1000, None if real is None else real - killed)
-           + f" (the in-flight alert sent before the kill and again after; {len(skipped)} ticks skipped)")
+# ---- SIGKILL during a dispatch, then the same command again -----------------------------------------------------
+
+@scenario("sigkill-during-dispatch")
+async def run_sigkill(ctx: Context) -> Ran:
+    url = sqlite_db(ctx.workdir)
+    async with standins_for(ctx.tape) as s:
+        tg = s.telegram
+        first = Process("sigkill-1", s, url, ctx.workdir)
+        await first.until_tick(FROM + 2 * HOUR + 30 * MIN)
+        before = len(tg.calls_of(*SENDS))
+        tg.fail("sendPhoto", "timeout", hang_s=60)  # Telegram takes the next photo and does not answer
+        await until(lambda: len(tg.calls_of(*SENDS)) > before, 120, "the next alert reaches Telegram")
+        hung = tg.calls_of(*SENDS)[before]
+        await asyncio.sleep(0.3)  # in the middle of the dispatch: delivered, unanswered, not marked sent
+        await first.kill()
+        killed = time.perf_counter()
+        stood = latest_tick_at(url)
+        second = first.again("sigkill-2")
+        assert await second.wait() == 0, second.log()[-3000:]
+    return collect(url, s, first, second, hung=hung, killed=killed, stood=stood)
+
+
+@uses("sigkill-during-dispatch")
+def test_sigkill_during_a_dispatch_then_restart(campaign: Campaign, reference: Reference) -> None:
+    ran: Ran = campaign.result("sigkill-during-dispatch")
+    second = ran.processes[1]
+    stood, got = ran.extra["stood"], ran.outcome
+    assert stood is not None and FROM < stood < UNTIL, "killed before it started or after it ended"
+    assert "(resumed)" in second.log()
+    assert repeated_ticks(ran.ticks) == []
+    resumed_at = min(t.at for t in ran.ticks if t.at > stood)
+    skipped = impaired_ticks(ran.ticks)  # every tick ran with every exchange, unless the restart skipped some
     assert all(stood < at < resumed_at for at in skipped), sorted(skipped)  # only right after the restart
+    in_flight = got.key_of(ran.extra["hung"])
+    assert in_flight is not None and got.rows[in_flight].attempts >= 2  # the documented at-least-once window
+    fig = compare(reference.outcome, got, skipped, allowed_duplicates={in_flight}, claim_lost=ran.claim_lost)
+    fig.defects += [("D5", at) for at in sorted(skipped)]  # the dead process's recompute lease kept them from running
+    real = second.ticks_after(stood)
+    record(fig.line("sigkill-during-dispatch", (resumed_at - stood) / 1000,
+                    None if real is None else real - ran.extra["killed"])
+           + f" (the alert in flight was sent before the kill and again after: allowed; {len(skipped)} ticks skipped)")
     finish(fig, got)
 
 
-PG_SPEED = 600.0  # a restart of a second or two is a few ticks of virtual time, not an hour
+# ---- PostgreSQL restart during a tick ---------------------------------------------------------------------------
+
+PG_SPEED = 600.0  # a restart of a second or two costs a few ticks of virtual time, not an hour
 PG_UNTIL = FROM + 5 * HOUR
 
 
-@pytest.mark.postgres
-async def test_postgresql_restart_during_a_tick(standins: Standins, restartable: None, pg_db: str,
-                                                reference: Reference, tmp_path: Path) -> None:
+@scenario("postgresql-restart", exclusive=True)
+async def run_pg_restart(ctx: Context) -> Ran:
     from tests.reliability import pg_server
 
-    run = Process("pg-restart", standins, pg_db, tmp_path, speed=PG_SPEED, until=PG_UNTIL)
-    await run.until_tick(FROM + 2 * HOUR)
-    stood = max(s.last_tick_at or 0 for s in run.samples)
-    started = time.perf_counter()
-    done = await asyncio.to_thread(pg_server.ctl, "restart")
-    assert done.returncode == 0, done.stderr
-    assert await run.wait() == 0, run.log()[-3000:]
-    log = run.log()
-    assert "alert tick failed" in log, "the restart did not hit a tick"
-    got, ticks = outcome(pg_db, standins.telegram), stored_ticks(pg_db)
-    assert repeated_ticks(ticks) == []
-    impaired = impaired_ticks(ticks, until=PG_UNTIL)
-    assert impaired, "no tick failed: the restart was not rehearsed"
-    back = min(t.at for t in ticks if t.at > max(impaired))
-    fig = compare(reference.outcome.upto(PG_UNTIL), got, impaired, claim_lost=claim_lost_ids(log))
-    real = run.ticks_after(max(impaired))
-    record(fig.line("postgresql-restart", (back - max(stood, min(impaired) - TICK_MS)) / 1000,
-                    None if real is None else real - started)
-           + f" ({len(impaired)} ticks failed while the server was down; span {FROM}..{PG_UNTIL} at {PG_SPEED:g}x)")
-    finish(fig, got)
+    reason = pg_server.restart_reason()
+    if reason:
+        print(f"skipping the PostgreSQL restart rehearsal: {reason}")
+        pytest.skip(reason)
+    try:
+        with pg_db() as url:
+            async with standins_for(ctx.tape) as s:
+                run = Process("pg-restart", s, url, ctx.workdir, speed=PG_SPEED, until=PG_UNTIL)
+                await run.until_tick(FROM + 2 * HOUR)
+                started = time.perf_counter()
+                done = await asyncio.to_thread(pg_server.ctl, "stop")
+                assert done.returncode == 0, done.stderr
+                await until(lambda: "alert tick failed" in run.log(), 30, "a tick hits the stopped server")
+                done = await asyncio.to_thread(pg_server.ctl, "start")
+                assert done.returncode == 0 and await asyncio.to_thread(pg_server.wait_ready), done.stderr
+                restarted = time.perf_counter()
+                assert await run.wait() == 0, run.log()[-3000:]
+            return collect(url, s, run, db_down=True, started=started, restarted=restarted)
+    finally:
+        pg_server.ensure_running()
 
+
+@pytest.mark.postgres
+@uses("postgresql-restart")
+def test_postgresql_restart_during_a_tick(campaign: Campaign, reference: Reference) -> None:
+    ran: Ran = campaign.result("postgresql-restart")
+    run = ran.processes[0]
+    assert repeated_ticks(ran.ticks) == []
+    impaired = impaired_ticks(ran.ticks, until=PG_UNTIL)
+    assert impaired, "no tick failed: the restart was not rehearsed"
+    assert all(t.at not in impaired for t in ran.ticks)  # the impaired ticks are the ones that could not run
+    back = min(t.at for t in ran.ticks if t.at > max(impaired))
+    fig = compare(reference.outcome.upto(PG_UNTIL), ran.outcome, impaired, claim_lost=ran.claim_lost)
+    real = run.ticks_after(max(impaired))
+    record(fig.line("postgresql-restart", (back - min(impaired)) / 1000,
+                    None if real is None else real - ran.extra["started"])
+           + f" (server down {ran.extra['restarted'] - ran.extra['started']:.1f} s real: {len(impaired)} ticks could"
+           f" not run; {iso(FROM)}-{iso(PG_UNTIL)} at {PG_SPEED:g}x)")
+    finish(fig, ran.outcome)
+
+
+# ---- a second replica joins, then the first one is killed -------------------------------------------------------
 
 REPLICA_SPEED = 600.0  # the Telegram poller hands over in real seconds (lease ttl 20 s): the run must outlast that
 
 
+@scenario("replica-handover")
+async def run_replicas(ctx: Context) -> Ran:
+    with pg_db() as url:
+        async with standins_for(ctx.tape) as s:
+            tg = s.telegram
+            a = Process("replica-a", s, url, ctx.workdir, speed=REPLICA_SPEED)
+            await a.until_tick(FROM + 30 * MIN)
+            b = a.again("replica-b")
+            await until(lambda: "Telegram bot @" in b.log(), 60, "replica b logged in")
+            tg.type_text(2001, "/start")
+            await until(lambda: bool(tg.sent(2001)), 30, "/start answered with both replicas up")
+            await a.until_tick(FROM + HOUR + 30 * MIN)
+            await a.kill()
+            killed = time.perf_counter()
+            stood = latest_tick_at(url)
+            polled = await until(lambda: any(c.at > killed + 0.5 for c in tg.calls_of("getUpdates")), 40,
+                                 "replica b polls Telegram")
+            tg.type_text(2002, "/start")
+            await until(lambda: bool(tg.sent(2002)), 30, "/start answered by replica b")
+            assert await b.wait() == 0, b.log()[-3000:]
+        return collect(url, s, a, b, killed=killed, stood=stood, polled=polled)
+
+
 @pytest.mark.postgres
-async def test_second_replica_joins_then_the_first_is_killed(standins: Standins, pg_db: str, reference: Reference,
-                                                             tmp_path: Path) -> None:
-    tg = standins.telegram
-    a = Process("replica-a", standins, pg_db, tmp_path, speed=REPLICA_SPEED)
-    await a.until_tick(FROM + 30 * MIN)
-    b = a.again("replica-b")
-    await until(lambda: "Telegram bot @" in b.log(), 60, "replica b logged in")
-    tg.type_text(2001, "/start")
-    await until(lambda: bool(tg.sent(2001)), 30, "/start answered with both replicas up")
-    await a.until_tick(FROM + HOUR + 30 * MIN)
-    await a.kill()
-    killed = time.perf_counter()
-    stood = latest_tick_at(pg_db)
+@uses("replica-handover")
+def test_second_replica_joins_then_the_first_is_killed(campaign: Campaign, reference: Reference) -> None:
+    ran: Ran = campaign.result("replica-handover")
+    tg, b, stood = ran.standins.telegram, ran.processes[1], ran.extra["stood"]
     assert stood is not None
-    polled = await until(lambda: any(c.at > killed + 0.5 for c in tg.calls_of("getUpdates")), 40,
-                         "replica b polls Telegram")
-    tg.type_text(2002, "/start")
-    await until(lambda: bool(tg.sent(2002)), 30, "/start answered by replica b")
-    assert await b.wait(300) == 0, b.log()[-3000:]
     assert tg.poll_conflicts == 0 and tg.max_polls_in_flight == 1, (tg.poll_conflicts, tg.max_polls_in_flight)
-    assert len(tg.sent(2001)) == 1 and len(tg.sent(2002)) == 1
-    got, ticks = outcome(pg_db, tg), stored_ticks(pg_db)
-    holders = [t.holder for t in sorted(ticks, key=lambda t: t.at)]
-    assert len(set(holders)) == 2, "the job did not move to replica b"
-    assert repeated_ticks(ticks) == [], repeated_ticks(ticks)
-    impaired = impaired_ticks(ticks)  # ticks nobody ran: the dead replica's recompute lease kept b out
-    took_over = min(t.at for t in ticks if t.at > stood)
+    assert len(tg.sent(2001)) == 1 and len(tg.sent(2002)) == 1  # commands answered once, before and after
+    assert len({t.holder for t in ran.ticks}) == 2, "the job did not move to replica b"
+    assert repeated_ticks(ran.ticks) == [], repeated_ticks(ran.ticks)
+    impaired = impaired_ticks(ran.ticks)  # ticks nobody ran: the dead replica's recompute lease kept b out
+    took_over = min(t.at for t in ran.ticks if t.at > stood)
     assert all(stood < at < took_over for at in impaired), [
         (iso(at), [(t.holder[-6:], t.ok, [(k.exchanges, k.missing_exchanges, k.error) for k in t.keys])
-                   for t in ticks if t.at == at]) for at in sorted(impaired)]
-    fig = compare(reference.outcome, got, impaired, claim_lost=claim_lost_ids(a.log(), b.log()))
+                   for t in ran.ticks if t.at == at]) for at in sorted(impaired)]
+    fig = compare(reference.outcome, ran.outcome, impaired, claim_lost=ran.claim_lost)
     fig.defects += [("D5", at) for at in sorted(impaired)]
-    record(fig.line("replica-handover", (took_over - stood) / 1000, b.ticks_after(stood) and
-                    (b.ticks_after(stood) or 0) - killed)
-           + f" (Telegram polling handed over in {polled - killed:.1f} s real, {len(impaired)} ticks not run)")
-    finish(fig, got)
+    real = b.ticks_after(stood)
+    record(fig.line("replica-handover", (took_over - stood) / 1000,
+                    None if real is None else real - ran.extra["killed"])
+           + f" (Telegram polling handed over in {ran.extra['polled'] - ran.extra['killed']:.1f} s real, never two"
+           f" pollers; {len(impaired)} ticks not run)")
+    finish(fig, ran.outcome)
