@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +23,9 @@ from tests.market.conftest import NOW, source_for
 from tests.reliability.faulty_exchange import MODES, FaultyExchangeServer
 from tests.reliability.helpers import keys, subscribe
 from tests.standins import exchange_server
-from tests.standins.exchange_server import DAY, MIN, Tape
+from tests.standins.exchange_server import MIN
 
 ALL = ("binanceusdm", "bybit", "okx")
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FaultyExchangeServer]:
-    standin = FaultyExchangeServer(Tape(start_ms=NOW - 10 * DAY, now_ms=NOW))
-    await standin.start()
-    try:
-        yield standin
-    finally:
-        await standin.close()
 
 
 @pytest.fixture

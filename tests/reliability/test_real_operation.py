@@ -20,20 +20,10 @@ from tests.market.conftest import NOW
 from tests.reliability.faulty_exchange import FaultyExchangeServer
 from tests.reliability.helpers import alerts
 from tests.reliability.shipped import ALL, chat, shipped_app, shipped_settings
-from tests.standins.exchange_server import DAY, HOUR, MIN, Tape
+from tests.standins.exchange_server import HOUR, MIN, Tape
 
 SYMBOL = "BTC/USDT:USDT"
 CANDLE = 5 * MIN
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FaultyExchangeServer]:
-    standin = FaultyExchangeServer(Tape(start_ms=NOW - 10 * DAY, now_ms=NOW))
-    await standin.start()
-    try:
-        yield standin
-    finally:
-        await standin.close()
 
 
 @pytest.fixture
