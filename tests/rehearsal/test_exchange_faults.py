@@ -77,7 +77,7 @@ def test_one_exchange_down_for_two_hours(campaign: Campaign, reference: Referenc
     fig = compare(reference.outcome, ran.outcome, impaired_ticks(ran.ticks, windows=(ONE_DOWN,)),
                   claim_lost=ran.claim_lost)
     record(fig.line("one-exchange-down", (back.at - hi) / 1000, recovery(ran.processes[0].samples, hi, back.at)))
-    assert {why for why, _ in fig.explained} <= {"impaired", "late", "carried"}
+    assert {why for why, _ in fig.explained} <= {"impaired", "twin", "follow-up", "carried"}
     finish(fig, ran.outcome)
 
 

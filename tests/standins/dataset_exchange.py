@@ -54,13 +54,12 @@ class DatasetTape(Tape):
                    base_ms=series.timeframe_ms)
 
     # ---- lookups ---------------------------------------------------------------------------------------------
-    def _at(self, t: int) -> int:
-        """Index of the base candle open at or before ``t`` (0 before the first)."""
-        return max(int(np.searchsorted(self.series.timestamp, t, side="right")) - 1, 0)
-
     def price(self, t: int) -> float:  # type: ignore[override]
-        """USD at instant ``t``: the open of the recorded candle that was open at ``t``."""
-        return float(self.series.open[self._at(t)])
+        """USD at instant ``t``: the close of the newest recorded candle that had closed by ``t`` (the open of the
+        first one before that)."""
+        s = self.series
+        i = int(np.searchsorted(s.timestamp + self.base_ms, t, side="right")) - 1
+        return float(s.close[i]) if i >= 0 else float(s.open[0])
 
     def candle(self, t: int, tf: int) -> tuple[str, str, str, str, str, str]:
         """(open, high, low, close, volume BTC, taker-buy BTC) of the recorded candles opening in ``[t, t + tf)``."""
