@@ -98,7 +98,7 @@ def test_all_exchanges_down_for_thirty_minutes(campaign: Campaign, reference: Re
     fig = compare(reference.outcome, ran.outcome, impaired_ticks(ran.ticks, windows=(ALL_DOWN,)),
                   claim_lost=ran.claim_lost)
     record(fig.line("all-exchanges-down", (back.at - hi) / 1000, recovery(samples, hi, back.at))
-           + f" (/healthz 503 for {stale[-1].at - stale[0].at:.1f} s real, naming both exchanges)")
+           + f" (/healthz 503 for {stale[-1].at - stale[0].at:.1f} s real, naming every exchange)")
     finish(fig, ran.outcome)
 
 

@@ -77,7 +77,8 @@ def test_sigkill_during_a_dispatch_then_restart(campaign: Campaign, reference: R
     real = second.ticks_after(stood)
     record(fig.line("sigkill-during-dispatch", (resumed_at - stood) / 1000,
                     None if real is None else real - ran.extra["killed"])
-           + f" (the alert in flight was sent before the kill and again after: allowed; {len(skipped)} ticks skipped)")
+           + f" (the alert in flight was sent before the kill and again after: allowed; {len(skipped)} tick(s)"
+           " skipped)")
     finish(fig, got)
 
 
@@ -127,7 +128,7 @@ def test_postgresql_restart_during_a_tick(campaign: Campaign, reference: Referen
     real = run.ticks_after(max(impaired))
     record(fig.line("postgresql-restart", (back - min(impaired)) / 1000,
                     None if real is None else real - ran.extra["started"])
-           + f" (server down {ran.extra['restarted'] - ran.extra['started']:.1f} s real: {len(impaired)} ticks could"
+           + f" (server down {ran.extra['restarted'] - ran.extra['started']:.1f} s real: {len(impaired)} tick(s) could"
            f" not run; {iso(FROM)}-{iso(PG_UNTIL)} at {PG_SPEED:g}x)")
     finish(fig, ran.outcome)
 
@@ -181,5 +182,5 @@ def test_second_replica_joins_then_the_first_is_killed(campaign: Campaign, refer
     record(fig.line("replica-handover", (took_over - stood) / 1000,
                     None if real is None else real - ran.extra["killed"])
            + f" (Telegram polling handed over in {ran.extra['polled'] - ran.extra['killed']:.1f} s real, never two"
-           f" pollers; {len(impaired)} ticks not run)")
+           f" pollers; {len(impaired)} tick(s) not run)")
     finish(fig, ran.outcome)
