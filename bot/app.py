@@ -149,6 +149,19 @@ def replay_wiring(settings: Settings, options: ReplayOptions) -> tuple[Settings,
     return settings.model_copy(update={"symbols": list(plan.source.symbols)}), plan
 
 
+def use_real_time(dispatcher: Dispatcher, speed: float) -> None:
+    """On a virtual clock ``speed`` times faster than real time, the durations that are really about real time (a
+    send's claim, the backoff, a platform's retry-after, how old an alert may get before it is dropped) are
+    stretched by ``speed``, so that a replay neither resends a send still in flight nor retries sooner than the
+    platform asked."""
+    scale = max(1.0, speed)
+    dispatcher.real_to_clock = scale
+    dispatcher.lease_ms = int(dispatcher.lease_ms * scale)
+    dispatcher.backoff_base_ms = int(dispatcher.backoff_base_ms * scale)
+    dispatcher.backoff_cap_ms = int(dispatcher.backoff_cap_ms * scale)
+    dispatcher.max_age_ms = int(dispatcher.max_age_ms * scale)
+
+
 async def prepare_app(settings: Settings, clock: Clock, replay: ReplayOptions | None) -> tuple[App, ReplayPlan | None]:
     """Log what is off, migrate, plan a virtual-clock run when asked, and wire the app."""
     protect_settings(settings)  # tokens, API keys and the DB password never reach a log line
@@ -160,8 +173,8 @@ async def prepare_app(settings: Settings, clock: Clock, replay: ReplayOptions | 
         settings, replay_plan = await asyncio.to_thread(replay_wiring, settings, replay or ReplayOptions())
         plan, clock = replay_plan, replay_plan.clock
     app = build_app(settings, clock=clock, market=plan.source if plan is not None else None)  # None: from settings
-    if plan is not None:  # real delivery delays are long in virtual time: age alerts by real time
-        app.dispatcher.max_age_ms = int(app.dispatcher.max_age_ms * max(1.0, plan.clock.speed))
+    if plan is not None:
+        use_real_time(app.dispatcher, plan.clock.speed)
     return app, plan
 
 

@@ -123,7 +123,7 @@ async def drain(dispatcher: Dispatcher, clock: VirtualClock, stop: asyncio.Event
             due = outbox.next_due_ms(s)
         if counts.get("queued", 0) + counts.get("sending", 0) == 0 or due is None:
             return 0
-        await clock.advance_to(max(due, clock()), stop)
+        await clock.advance_to(max(due + 1, clock()), stop)  # a claim is free once its expiry has passed
     with dispatcher.db.session() as s:
         counts = outbox.counts(s)
     return counts.get("queued", 0) + counts.get("sending", 0)

@@ -82,6 +82,7 @@ class Dispatcher:
         self.backoff_base_ms = backoff_base_ms
         self.backoff_cap_ms = backoff_cap_ms
         self.max_age_ms = max_age_ms
+        self.real_to_clock = 1.0  # clock ms per real ms: a replay's speed (its clock runs faster than real time)
         self.image_for = image_for
         self.metrics = metrics
         self._blocked_now: set[int] = set()
@@ -204,7 +205,7 @@ class Dispatcher:
             return
         delay = backoff_ms(alert.attempts, self.backoff_base_ms, self.backoff_cap_ms)
         if retry_after_s is not None:
-            delay = max(delay, int(retry_after_s * 1000))
+            delay = max(delay, int(retry_after_s * 1000 * self.real_to_clock))
         log.info("alert %d: attempt %d failed (%s); retrying in %d s", alert.id, alert.attempts, error, delay // 1000)
 
         def write() -> None:
