@@ -64,14 +64,3 @@ def campaign(request: pytest.FixtureRequest, tape: DatasetTape,
     finally:
         c.close()
         helpers.kill_leftovers()
-
-
-@pytest.fixture
-def reference(campaign: Campaign) -> Reference:
-    """The fault-free run (its figure line is recorded once)."""
-    ref: Reference = campaign.result("reference")
-    line = (f"rehearsal reference: {len(ref.outcome.rows)} alerts, {len(ref.ticks)} ticks, {ref.seconds:.1f} s real"
-            + (f" (delivered {ref.duplicated} twice: claim lost, defect D1)" if ref.duplicated else ""))
-    if line not in helpers.FIGURES:
-        helpers.record(line)
-    return ref

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rehearsal.campaign import Campaign, Context, scenario, uses
-from tests.rehearsal.helpers import FROM, HOUR, Process, Ran, Reference, collect, record, sqlite_db, standins_for
+from tests.rehearsal.campaign import Campaign, Context, reference_of, scenario, uses
+from tests.rehearsal.helpers import FROM, HOUR, Process, Ran, collect, record, sqlite_db, standins_for
 from tests.rehearsal.matching import compare, finish
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data, pytest.mark.timeout(900)]
@@ -32,8 +32,9 @@ async def run_chat_faults(ctx: Context) -> Ran:
 
 
 @uses("chat-api-faults")
-def test_chat_api_429_502_403_and_timeout(campaign: Campaign, reference: Reference) -> None:
+def test_chat_api_429_502_403_and_timeout(campaign: Campaign) -> None:
     ran: Ran = campaign.result("chat-api-faults")
+    reference = reference_of(campaign)
     tg, got = ran.standins.telegram, ran.outcome
     first = ran.extra["first"]
     faulted = tg.calls_of("sendPhoto")[first : first + sum(n for _, n in FAULTS)]

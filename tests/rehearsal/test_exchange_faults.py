@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rehearsal.campaign import Campaign, Context, scenario, uses
+from tests.rehearsal.campaign import Campaign, Context, reference_of, scenario, uses
 from tests.rehearsal.helpers import (
     CANDLE_MS,
     EXCHANGES,
@@ -15,7 +15,6 @@ from tests.rehearsal.helpers import (
     MIN,
     Process,
     Ran,
-    Reference,
     collect,
     first_clean_after,
     impaired_ticks,
@@ -63,8 +62,9 @@ async def run_429_storm(ctx: Context) -> Ran:
 
 
 @uses("one-exchange-down")
-def test_one_exchange_down_for_two_hours(campaign: Campaign, reference: Reference) -> None:
+def test_one_exchange_down_for_two_hours(campaign: Campaign) -> None:
     ran: Ran = campaign.result("one-exchange-down")
+    reference = reference_of(campaign)
     lo, hi = ONE_DOWN
     assert repeated_ticks(ran.ticks) == []
     # binanceusdm really was down and named missing; the others kept the map and the alerts going (no tick without
@@ -82,8 +82,9 @@ def test_one_exchange_down_for_two_hours(campaign: Campaign, reference: Referenc
 
 
 @uses("all-exchanges-down")
-def test_all_exchanges_down_for_thirty_minutes(campaign: Campaign, reference: Reference) -> None:
+def test_all_exchanges_down_for_thirty_minutes(campaign: Campaign) -> None:
     ran: Ran = campaign.result("all-exchanges-down")
+    reference = reference_of(campaign)
     lo, hi = ALL_DOWN
     samples = ran.processes[0].samples
     assert repeated_ticks(ran.ticks) == []
@@ -103,8 +104,9 @@ def test_all_exchanges_down_for_thirty_minutes(campaign: Campaign, reference: Re
 
 
 @uses("429-storm")
-def test_429_storm(campaign: Campaign, reference: Reference) -> None:
+def test_429_storm(campaign: Campaign) -> None:
     ran: Ran = campaign.result("429-storm")
+    reference = reference_of(campaign)
     hi = STORM[1]
     storm = [a for a in ran.standins.exchange.answers if a.status == 429]
     assert {a.exchange for a in storm} == set(EXCHANGES)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.rehearsal.campaign import Campaign, Context, scenario, uses
+from tests.rehearsal.campaign import Campaign, Context, reference_of, scenario, uses
 from tests.rehearsal.helpers import (
     FROM,
     HOUR,
@@ -19,7 +19,6 @@ from tests.rehearsal.helpers import (
     UNTIL,
     Process,
     Ran,
-    Reference,
     collect,
     impaired_ticks,
     iso,
@@ -60,8 +59,9 @@ async def run_sigkill(ctx: Context) -> Ran:
 
 
 @uses("sigkill-during-dispatch")
-def test_sigkill_during_a_dispatch_then_restart(campaign: Campaign, reference: Reference) -> None:
+def test_sigkill_during_a_dispatch_then_restart(campaign: Campaign) -> None:
     ran: Ran = campaign.result("sigkill-during-dispatch")
+    reference = reference_of(campaign)
     second = ran.processes[1]
     stood, got = ran.extra["stood"], ran.outcome
     assert stood is not None and FROM < stood < UNTIL, "killed before it started or after it ended"
@@ -116,8 +116,9 @@ async def run_pg_restart(ctx: Context) -> Ran:
 
 @pytest.mark.postgres
 @uses("postgresql-restart")
-def test_postgresql_restart_during_a_tick(campaign: Campaign, reference: Reference) -> None:
+def test_postgresql_restart_during_a_tick(campaign: Campaign) -> None:
     ran: Ran = campaign.result("postgresql-restart")
+    reference = reference_of(campaign)
     run = ran.processes[0]
     assert repeated_ticks(ran.ticks) == []
     impaired = impaired_ticks(ran.ticks, until=PG_UNTIL)
@@ -163,8 +164,9 @@ async def run_replicas(ctx: Context) -> Ran:
 
 @pytest.mark.postgres
 @uses("replica-handover")
-def test_second_replica_joins_then_the_first_is_killed(campaign: Campaign, reference: Reference) -> None:
+def test_second_replica_joins_then_the_first_is_killed(campaign: Campaign) -> None:
     ran: Ran = campaign.result("replica-handover")
+    reference = reference_of(campaign)
     tg, b, stood = ran.standins.telegram, ran.processes[1], ran.extra["stood"]
     assert stood is not None
     assert tg.poll_conflicts == 0 and tg.max_polls_in_flight == 1, (tg.poll_conflicts, tg.max_polls_in_flight)
