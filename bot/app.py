@@ -122,15 +122,24 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
 async def run_replay(app: App, plan: ReplayPlan, stop: asyncio.Event) -> int:
     """Tick on the virtual clock until ``plan.until_ms`` (or a signal), then drain the outbox; exit status 0."""
     poll_s = min(2.0, app.job.tick_ms / 1000 / plan.clock.speed)
-    sender = asyncio.create_task(app.dispatcher.run(stop, poll_s=poll_s), name="dispatcher")
+    sending = asyncio.Event()  # the dispatcher task stops before the drain: they must never send the same batch
+    stop_sending = asyncio.create_task(_set_when(stop, sending))
+    sender = asyncio.create_task(app.dispatcher.run(sending, poll_s=poll_s), name="dispatcher")
     await app.job.run(stop, until_ms=plan.until_ms)
+    sending.set()
+    await asyncio.gather(sender, return_exceptions=True)
+    stop_sending.cancel()
     if not stop.is_set():
         left = await drain(app.dispatcher, plan.clock, stop)
         log.warning("REPLAY finished at %s (virtual)%s", iso_utc(plan.clock()),
                     f"; {left} alert(s) could not be delivered" if left else "")
-    stop.set()
-    await asyncio.gather(sender, return_exceptions=True)
     return 0
+
+
+async def _set_when(source: asyncio.Event, target: asyncio.Event) -> None:
+    """Set ``target`` once ``source`` is set."""
+    await source.wait()
+    target.set()
 
 
 def replay_wiring(settings: Settings, options: ReplayOptions) -> tuple[Settings, ReplayPlan]:

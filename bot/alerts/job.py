@@ -239,7 +239,7 @@ class AlertJob:
             prev = snapshots.latest_snapshot(s, m.symbol, m.window)
             states = cluster_state.load_states_for(s, m.symbol, m.window) if subs else {}
             recent = prev is not None and 0 <= m.at - prev.at <= self.stale_ms
-            since = prev.at if prev is not None and recent else m.at
+            since = prev.at if prev is not None else m.at  # a gap's sweeps are recorded too (silently when old)
             low, high = price_path(m, since)
             ev = evaluate_map(m, subs, states, now, low, high, alert_sweeps=recent)
             snapshots.save_snapshot(s, m)
