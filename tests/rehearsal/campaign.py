@@ -3,11 +3,12 @@
 on an event loop of their own in a background thread (the stand-ins live there too, so they answer whatever pytest
 is doing meanwhile), and each test blocks until its scenario's result is there, then judges it.
 
-Why at once: a rehearsal spends most of its real time waiting (ccxt's retry backoff is real time, Telegram's flood
-limit paces sends at one per second per chat), so the runs overlap well on two cores: one after the other the suite
-takes about 6.5 minutes, together about a third of that. Runs stay comparable because the virtual clock makes the
-alerts independent of the machine's pace. A scenario marked ``exclusive`` (the PostgreSQL restart, which would hit
-every other run on that server) starts only after all the others have finished.
+Why at once: a rehearsal spends most of its real time waiting (ccxt's retry backoff, Telegram's flood limit and
+retry-after, a dead process's claims all run in real time), so the runs overlap well on two cores: together they take
+little more than the slowest one (one after the other, about three times as long). Runs stay comparable because the
+virtual clock makes the alerts independent of the machine's pace. A scenario marked ``exclusive`` (the PostgreSQL
+restart, which would hit every other run on that server) starts only after every other scenario that ``needs`` one
+of the same things (``"postgresql"``) has finished.
 """
 
 from __future__ import annotations
@@ -38,16 +39,18 @@ class Scenario:
     name: str
     run: Run
     exclusive: bool = False
+    needs: tuple[str, ...] = ()
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(name: str, *, exclusive: bool = False) -> Callable[[Run], Run]:
-    """Register ``run`` as the scenario ``name`` (its test calls ``campaign.result(name)``)."""
+def scenario(name: str, *, exclusive: bool = False, needs: tuple[str, ...] = ()) -> Callable[[Run], Run]:
+    """Register ``run`` as the scenario ``name`` (its test calls ``campaign.result(name)``); ``needs`` names shared
+    things it uses (``"postgresql"``); ``exclusive`` ones run alone with respect to those."""
 
     def register(run: Run) -> Run:
-        SCENARIOS[name] = Scenario(name, run, exclusive)
+        SCENARIOS[name] = Scenario(name, run, exclusive, needs)
         return run
 
     return register
@@ -94,7 +97,9 @@ class Campaign:
         for name in shared:
             self.futures[name] = asyncio.run_coroutine_threadsafe(self._run(name), self.loop)
         if alone:
-            later = asyncio.run_coroutine_threadsafe(self._after(list(self.futures.values()), alone), self.loop)
+            needed = {n for name in alone for n in SCENARIOS[name].needs}
+            sharing = [f for name, f in self.futures.items() if needed & set(SCENARIOS[name].needs)]
+            later = asyncio.run_coroutine_threadsafe(self._after(sharing, alone), self.loop)
             for name in alone:
                 self.futures[name] = asyncio.run_coroutine_threadsafe(self._exclusive(later, name), self.loop)
 

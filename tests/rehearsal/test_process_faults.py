@@ -88,7 +88,7 @@ PG_SPEED = 600.0  # a restart of a second or two costs a few ticks of virtual ti
 PG_UNTIL = FROM + 5 * HOUR
 
 
-@scenario("postgresql-restart", exclusive=True)
+@scenario("postgresql-restart", exclusive=True, needs=("postgresql",))
 async def run_pg_restart(ctx: Context) -> Ran:
     from tests.reliability import pg_server
 
@@ -139,7 +139,7 @@ def test_postgresql_restart_during_a_tick(campaign: Campaign) -> None:
 REPLICA_SPEED = 600.0  # the Telegram poller hands over in real seconds (lease ttl 20 s): the run must outlast that
 
 
-@scenario("replica-handover")
+@scenario("replica-handover", needs=("postgresql",))
 async def run_replicas(ctx: Context) -> Ran:
     with pg_db() as url:
         async with standins_for(ctx.tape) as s:
