@@ -132,7 +132,8 @@ async def run_replay(app: App, plan: ReplayPlan, stop: asyncio.Event) -> int:
     if not stop.is_set():
         left = await drain(app.dispatcher, plan.clock, stop)
         log.warning("REPLAY finished at %s (virtual)%s", iso_utc(plan.clock()),
-                    f"; {left} alert(s) could not be delivered" if left else "")
+                    f"; {left} alert(s) could not be delivered" if left > 0
+                    else "; the outbox could not be read" if left < 0 else "")
     return 0
 
 

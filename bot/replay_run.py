@@ -113,17 +113,26 @@ def plan_replay(db: Database, settings: Settings, options: ReplayOptions) -> Rep
 
 async def drain(dispatcher: Dispatcher, clock: VirtualClock, stop: asyncio.Event) -> int:
     """Send what the outbox still holds at the end of a replay, letting virtual time flow to each retry's due time;
-    returns the alerts left undelivered (given up after ``DRAIN_ROUNDS`` rounds)."""
+    returns the alerts left undelivered (given up after ``DRAIN_ROUNDS`` rounds), -1 when the database cannot say."""
     for _ in range(DRAIN_ROUNDS):
         if stop.is_set():
             break
-        await dispatcher.run_once()
-        with dispatcher.db.session() as s:
-            counts = outbox.counts(s)
-            due = outbox.next_due_ms(s)
+        try:
+            await dispatcher.run_once()
+            with dispatcher.db.session() as s:
+                counts = outbox.counts(s)
+                due = outbox.next_due_ms(s)
+        except Exception as exc:  # e.g. the database restarting: try again a little later, as the dispatcher does
+            log.warning("drain pass failed (retrying): %s", exc)
+            await asyncio.sleep(1.0)
+            continue
         if counts.get("queued", 0) + counts.get("sending", 0) == 0 or due is None:
             return 0
         await clock.advance_to(max(due + 1, clock()), stop)  # a claim is free once its expiry has passed
-    with dispatcher.db.session() as s:
-        counts = outbox.counts(s)
+    try:
+        with dispatcher.db.session() as s:
+            counts = outbox.counts(s)
+    except Exception as exc:
+        log.warning("drain: cannot count what is left: %s", exc)
+        return -1
     return counts.get("queued", 0) + counts.get("sending", 0)

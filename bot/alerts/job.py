@@ -176,7 +176,10 @@ class AlertJob:
             self.next_tick_at = next_at
             if not virtual:
                 await wall_sleep_until(self.clock, next_at, stop)
-        await asyncio.to_thread(leases.release, self.db, LEASE_NAME, self.holder)
+        try:
+            await asyncio.to_thread(leases.release, self.db, LEASE_NAME, self.holder)
+        except Exception as exc:  # the database is down: the lease simply expires
+            log.warning("could not release the %s lease (it will expire): %s", LEASE_NAME, exc)
 
     def _keys(self) -> list[tuple[str, str]]:
         """Subscribed keys first, then tracked keys nobody subscribed to."""
