@@ -5,7 +5,6 @@ the test's: the stand-in's "now"."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,9 @@ import ccxt.async_support as ccxt
 from bot.app import App, build_app
 from bot.chat.reply import ChatRef
 from bot.config import Settings
-from tests.standins.exchange_server import ExchangeServer, closed_port
+from tests.standins.exchange_server import ExchangeServer, closed_port, local_urls
 
 ALL = ("binanceusdm", "bybit", "okx")
-
-
-def _rewrite(node: Any, base: str) -> Any:
-    if isinstance(node, dict):
-        return {k: _rewrite(v, base) for k, v in node.items()}
-    if isinstance(node, str):
-        return re.sub(r"^https://[^/]+", base, node)
-    return node
 
 
 def exchange_options(server: ExchangeServer, exchanges: tuple[str, ...] = ALL, *, refused: bool = False) -> dict:
@@ -34,7 +25,7 @@ def exchange_options(server: ExchangeServer, exchanges: tuple[str, ...] = ALL, *
     out: dict[str, Any] = {}
     for ex in exchanges:
         urls = getattr(ccxt, ex)().describe()["urls"]["api"]
-        out[ex] = {"urls": {"api": _rewrite(urls, f"http://127.0.0.1:{port}/{ex}")}, "rateLimit": 1}
+        out[ex] = {"urls": {"api": local_urls(urls, ex, port)}, "rateLimit": 1}
     return out
 
 

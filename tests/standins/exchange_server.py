@@ -165,8 +165,7 @@ class ExchangeServer:
         exchanges in ``refused``). The rate limiter stays on, at a 1 ms pace so tests stay fast."""
         ex = getattr(ccxt, exchange_id)({**config, "rateLimit": 1})
         port = closed_port() if exchange_id in self.refused else self.port
-        base = f"http://127.0.0.1:{port}/{exchange_id}"
-        ex.urls["api"] = _rewrite(ex.urls["api"], lambda url: re.sub(r"^https://[^/]+", base, url))
+        ex.urls["api"] = local_urls(ex.urls["api"], exchange_id, port)
         return ex
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -192,6 +191,13 @@ def _rewrite(node: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(node, str):
         return fn(node)
     return node
+
+
+def local_urls(api_urls: Any, exchange_id: str, port: int) -> Any:
+    """ccxt's ``urls["api"]`` tree with every ``https://host`` replaced by this machine's ``port`` (one path prefix
+    per exchange, as the stand-in routes them)."""
+    base = f"http://127.0.0.1:{port}/{exchange_id}"
+    return _rewrite(api_urls, lambda url: re.sub(r"^https://[^/]+", base, url))
 
 
 def closed_port() -> int:
