@@ -16,6 +16,7 @@ the key is at most 3 intervals old; after a longer gap (e.g. a restart after dow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -40,6 +41,10 @@ from bot.storage.ticks import KeyStatus, TickRec
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "recompute"
+# On a virtual clock the lease lives in real time: a live holder renews it at every tick, and a dead one's lease
+# expires after this long (or two ticks' real duration, when longer), whatever the replay speed.
+VIRTUAL_LEASE_FLOOR_MS = 15_000
+TURN_POLL_S = 0.2  # a lease-blocked virtual tick checks again this often (real seconds)
 __all__ = ["AlertJob", "Clock", "KeyStatus", "TickReport", "make_worker_id", "price_path"]
 
 
@@ -139,9 +144,45 @@ class AlertJob:
             log.warning("alert tick failed: no exchange delivered market data (%s)", reasons)
         return report
 
+    def _lease_terms(self) -> tuple[Clock, int]:
+        """(clock, ttl ms) of the ``recompute`` lease. On the wall clock: wall time, two ticks. On a virtual clock:
+        real time, so that a dead holder's lease expires in seconds while the clock is held (see ``_await_turn``)."""
+        if isinstance(self.clock, VirtualClock):
+            return wall_ms, max(int(self.lease_ttl_ms / self.clock.speed), VIRTUAL_LEASE_FLOOR_MS)
+        return self.clock, self.lease_ttl_ms
+
+    def _try_lease(self) -> bool:
+        lease_clock, ttl = self._lease_terms()
+        return leases.try_acquire(self.db, LEASE_NAME, self.holder, ttl, lease_clock())
+
+    def _turn(self, at: int) -> bool | None:
+        """False when a replica has stored the tick at ``at`` already, True when this replica holds the lease, None
+        while another holds it and has not stored that tick."""
+        with self.db.session() as s:
+            if ticks.tick_stored(s, at):
+                return False
+        return True if self._try_lease() else None
+
+    async def _await_turn(self, at: int, stop: asyncio.Event) -> bool:
+        """On a virtual clock (held at ``at``): wait until this replica may run the tick at ``at`` (True) or another
+        one has stored it (False). A tick kept out by a dead holder's lease runs once that lease expires, so a
+        SIGKILLed run restarted, or a replica taking over, skips no tick (rehearsal defect D5). A database error
+        ends the wait with True: the tick then fails and is logged, as on the wall clock."""
+        while not stop.is_set():
+            try:
+                turn = await asyncio.to_thread(self._turn, at)
+            except Exception as exc:
+                log.warning("recompute lease check failed: %s", exc)
+                return True
+            if turn is not None:
+                return turn
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=TURN_POLL_S)
+        return False
+
     async def _tick(self) -> TickReport:
         now = self.clock()
-        if not await asyncio.to_thread(leases.try_acquire, self.db, LEASE_NAME, self.holder, self.lease_ttl_ms, now):
+        if not await asyncio.to_thread(self._try_lease):
             return TickReport(ran=False, at=now)
         report = TickReport(ran=True, at=now)
         keys = await asyncio.to_thread(self._keys)
@@ -160,18 +201,22 @@ class AlertJob:
     async def run(self, stop: asyncio.Event, *, until_ms: int | None = None) -> None:
         """Tick every interval until ``stop`` is set (or, on a ``VirtualClock``, until virtual ``until_ms``); a
         failing tick is logged and the loop goes on. On the wall clock a slow tick delays the next one; on a virtual
-        clock time stands still during a tick and flows to the next tick afterwards, so no tick is ever skipped."""
+        clock time stands still during a tick and flows to the next tick afterwards, so no tick is ever skipped: a tick
+        held by another replica's lease waits (clock held) until that replica stores it or its lease expires."""
         virtual = isinstance(self.clock, VirtualClock)
         next_at = self.clock()
         while not stop.is_set() and (until_ms is None or next_at <= until_ms):
+            mine = True
             if isinstance(self.clock, VirtualClock):
                 await self.clock.advance_to(next_at, stop)
+                mine = await self._await_turn(next_at, stop)
                 if stop.is_set():
                     break
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("alert tick failed")
+            if mine:
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("alert tick failed")
             next_at = (next_at if virtual else self.clock()) + self.tick_ms
             self.next_tick_at = next_at
             if not virtual:

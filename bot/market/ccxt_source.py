@@ -13,6 +13,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import numpy as np
 from cachetools import LRUCache
+from numpy.typing import NDArray
 
 from bot.clock import wall_ms
 from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
@@ -39,6 +40,30 @@ def describe_error(exc: BaseException) -> str:
     """One line for a ``Freshness.error``: the ccxt class name and the start of its message."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:240]}" if text else type(exc).__name__
+
+
+def price_at_instant(timestamp: NDArray[np.int64], open_: NDArray[np.float64], close: NDArray[np.float64],
+                     tf_ms: int, prior: MarketSeries | None = None) -> Callable[[int], float]:
+    """USD price at an instant (ms): the close of the newest candle that had closed by it, among the fetched
+    candles (``timestamp``/``open_``/``close``, shape (n,), open times in ms) and the ``prior`` cached ones; the
+    open of the first candle before any closed. The same instant gets the same price whatever else a response
+    holds, so a coin-denominated sample is valued identically whenever it is fetched (rehearsal defect D3)."""
+    if prior is not None and prior.n and timestamp.shape[0]:
+        older = prior.timestamp < timestamp[0]
+        timestamp = np.concatenate([prior.timestamp[older], timestamp])
+        open_ = np.concatenate([prior.open[older], open_])
+        close = np.concatenate([prior.close[older], close])
+    elif prior is not None and prior.n:
+        timestamp, open_, close = prior.timestamp, prior.open, prior.close
+    closes_at = timestamp + tf_ms
+
+    def price_at(ts: int) -> float:
+        if not timestamp.shape[0]:
+            return float("nan")
+        i = int(np.searchsorted(closes_at, ts, side="right")) - 1
+        return float(close[i]) if i >= 0 else float(open_[0])
+
+    return price_at
 
 
 class CcxtSource:
@@ -134,8 +159,9 @@ class CcxtSource:
         return self._tiers[key]
 
     async def _fetch(self, ex: Any, market: dict[str, Any], timeframe: str, since: int, until: int,
-                     fetched_at: int) -> tuple[MarketSeries, list[str]]:
-        """Fetch [since, until) from the exchange; returns the series and notes on missing parts."""
+                     fetched_at: int, prior: MarketSeries | None = None) -> tuple[MarketSeries, list[str]]:
+        """Fetch [since, until) from the exchange; returns the series and notes on missing parts. ``prior`` holds
+        the candles already cached, so that open interest given in coins is valued the same whenever fetched."""
         c = await fetch_candles(ex, market, timeframe, since, until, self._retry)
         prices = np.vstack([c.open, c.high, c.low, c.close])
         bad = int(np.count_nonzero(~np.all(np.isfinite(prices) & (prices > 0), axis=0)))
@@ -143,10 +169,7 @@ class CcxtSource:
             raise ccxt.BadResponse(f"{ex.id} sent {bad} of {c.timestamp.shape[0]} {timeframe} candles without valid "
                                    "prices")
         notes: list[str] = []
-
-        def price_at(ts: int) -> float:
-            i = int(np.searchsorted(c.timestamp, ts, side="right")) - 1
-            return float(c.close[max(i, 0)]) if c.timestamp.shape[0] else float("nan")
+        price_at = price_at_instant(c.timestamp, c.open, c.close, timeframe_ms(timeframe), prior)
 
         async def oi() -> tuple[Any, Any]:
             if not ex.has.get("fetchOpenInterestHistory"):
@@ -187,7 +210,7 @@ class CcxtSource:
                 # Only the tail, from the newest candle again: every load asks the exchange, so an outage shows
                 # at the next tick instead of hiding behind the cache until a new candle is due.
                 start = max(int(cached.timestamp[-1]), cached.last_close_time - tf)
-                new, notes = await self._fetch(ex, market, timeframe, start, end, now)
+                new, notes = await self._fetch(ex, market, timeframe, start, end, now, prior=cached)
                 cached = merge(cached, new)
             else:
                 cached, notes = await self._fetch(ex, market, timeframe, since, end, now)

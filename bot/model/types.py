@@ -11,6 +11,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from bot.model.context import LiquidationPrints, MapContext
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -86,6 +88,8 @@ class LiqMap:
             must be labelled REPLAY wherever shown, as ``synthetic`` is labelled SYNTHETIC.
         path_time / path_low / path_high: (p,) close time ms and low/high USD of each candle of the price
             reference series in the window: the traded path, wicks included (sweeps are judged on it).
+        context: OI, funding, long/short ratio and realized liquidations beside the map (None until attached).
+        prints: real liquidation events over the window (None when no feed recorded any), drawn as bubbles.
     """
 
     symbol: str
@@ -115,6 +119,8 @@ class LiqMap:
     path_time: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     path_low: F64 = field(default_factory=lambda: np.zeros(0))
     path_high: F64 = field(default_factory=lambda: np.zeros(0))
+    context: MapContext | None = None
+    prints: LiquidationPrints | None = None
 
     @property
     def bin_width(self) -> float:

@@ -69,6 +69,13 @@ class Subscription(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # 'zone' (near a dense cluster) | 'position' (near the user's own liquidation price, or a dense cluster between
+    # price and it). A position alert's ``sides`` is the position's side ('long' | 'short').
+    kind: Mapped[str] = mapped_column(String(16), default="zone", server_default="zone")
+    entry_price: Mapped[float | None] = mapped_column(Float, nullable=True)  # USD, position alerts only
+    leverage: Mapped[float | None] = mapped_column(Float, nullable=True)  # position alerts only
+    size_usd: Mapped[float | None] = mapped_column(Float, nullable=True)  # notional USD, position alerts only
+    exchange: Mapped[str | None] = mapped_column(String(32), nullable=True)  # whose formula and tiers
 
 
 class SubClusterState(Base):
@@ -209,6 +216,48 @@ class JobTick(Base):
     holder: Mapped[str] = mapped_column(String(128))
     ok: Mapped[bool] = mapped_column(Boolean)
     keys: Mapped[str] = mapped_column(Text)
+
+
+class LiquidationEvent(Base):
+    """One real liquidation print from an exchange's stream: ``side`` is the side of the liquidated position
+    ('long' | 'short'), ``amount`` in the base coin, ``usd`` its notional. ``lower_bound`` marks feeds that are
+    throttled (Binance ``forceOrder``: one per symbol per second), whose totals are lower bounds. The unique key
+    drops the repeats a reconnect may deliver."""
+
+    __tablename__ = "liquidation_events"
+    __table_args__ = (
+        UniqueConstraint("exchange", "symbol", "ts", "side", "price", "amount"),
+        Index("ix_liquidation_events_symbol_ts", "symbol", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[int] = mapped_column(BigInteger)
+    side: Mapped[str] = mapped_column(String(8))
+    price: Mapped[float] = mapped_column(Float)
+    amount: Mapped[float] = mapped_column(Float)
+    usd: Mapped[float] = mapped_column(Float)
+    lower_bound: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SelfScore(Base):
+    """The bot's daily score of its own maps against the liquidations it recorded (the traded-range score): when
+    it was computed, over which (symbol, window), how many hours of recorded liquidations it covers, and the
+    figures (null when too few observations)."""
+
+    __tablename__ = "self_scores"
+    __table_args__ = (Index("ix_self_scores_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(64))
+    window: Mapped[str] = mapped_column(String(8))
+    hours: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    range_spearman_map: Mapped[float | None] = mapped_column(Float, nullable=True)
+    range_spearman_reach: Mapped[float | None] = mapped_column(Float, nullable=True)
+    range_partial: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Lease(Base):

@@ -51,6 +51,11 @@ class SubscriptionRec:
     enabled: bool
     created_at: int
     updated_at: int
+    kind: str = "zone"  # 'zone' | 'position' (then ``sides`` is the position's side)
+    entry_price: float | None = None  # USD, position alerts
+    leverage: float | None = None  # position alerts
+    size_usd: float | None = None  # notional USD, position alerts
+    exchange: str | None = None  # whose liquidation formula and tiers, position alerts
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,11 @@ def _rec(row: Any) -> TickRec:
     return TickRec(at=int(r["at"]), next_at=int(r["next_at"]), holder=str(r["holder"]), ok=bool(r["ok"]), keys=keys)
 
 
+def tick_stored(s: Session, at: int) -> bool:
+    """True when some replica stored a tick at exactly ``at`` (UTC ms)."""
+    return s.execute(select(TICKS.c.id).where(TICKS.c.at == at).limit(1)).first() is not None
+
+
 def latest_tick(s: Session, *, ok_only: bool = False) -> TickRec | None:
     """The newest stored tick (or the newest in which market data arrived)."""
     q = select(TICKS)

@@ -93,9 +93,6 @@ async def test_outages_and_storms_follow_market_time(tape: DatasetTape) -> None:
     assert request_end({"symbol": "BTCUSDT"}) is None and request_end({"endTime": "5"}) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="bot defect D3 (docs/reliability.md, Rehearsals): Bybit open interest is "
-                   "valued at a candle close chosen by what the same response holds; fix it, then put bybit back "
-                   "into tests/rehearsal/helpers.py EXCHANGES")
 async def test_bybit_open_interest_is_valued_at_its_instant_whenever_fetched(tape: DatasetTape) -> None:
     """Bybit sends open interest in BTC; liqmap converts it to USD. Valued at the price of its instant it equals what
     Binance and OKX send (the recorded USD), and it must not depend on when it was fetched: the job fetches at its
