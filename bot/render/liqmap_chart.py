@@ -165,8 +165,9 @@ def _draw_legend(fig: Figure, handles: list[Patch]) -> None:
     legend.set_gid("legend")
 
 
-def build_map_figure(m: LiqMap) -> Figure:
+def build_map_figure(m: LiqMap, view: tuple[float, float] | None = None) -> Figure:
     """The liquidation-map figure for ``m`` (1280x720, dark), or a message figure for empty/degenerate maps.
+    ``view`` (lo, hi) USD overrides ``map_view(m)`` (the /risk image widens it to show the user's marks).
 
     Uses ``m.long_by_lev`` / ``m.short_by_lev`` (v, b) USD per ``m.leverages`` (v,) bucket on
     ``m.bin_price`` (b,) USD, re-binned to at most ``TARGET_BARS`` bars over the view.
@@ -175,7 +176,7 @@ def build_map_figure(m: LiqMap) -> Figure:
     fig, done = start_chart(m, "liquidation map", "map")
     if done:
         return fig
-    lo, hi = map_view(m)
+    lo, hi = view if view is not None else map_view(m)
     edges, long_lev, short_lev, long_bar, short_bar = rebin(m, lo, hi)
     ax = fig.add_axes(MAP_RECT, label="map")
     style_axes(ax, grid_axis="y")
