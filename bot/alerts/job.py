@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.alerts.evaluate import evaluate_map
+from bot.alerts.position import evaluate_positions
 from bot.clock import Clock, VirtualClock, wall_ms, wall_sleep_until
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
@@ -284,15 +285,17 @@ class AlertJob:
         """Read subscriptions/states/previous snapshot, evaluate, write snapshot + alerts + states: one transaction."""
         with self.db.session() as s:
             subs = subscriptions.subscriptions_for(s, m.symbol, m.window)
+            positions = subscriptions.subscriptions_for(s, m.symbol, m.window, kind="position")
             prev = snapshots.latest_snapshot(s, m.symbol, m.window)
-            states = cluster_state.load_states_for(s, m.symbol, m.window) if subs else {}
+            states = cluster_state.load_states_for(s, m.symbol, m.window) if subs or positions else {}
             recent = prev is not None and 0 <= m.at - prev.at <= self.stale_ms
             since = prev.at if prev is not None else m.at  # a gap's sweeps are recorded too (silently when old)
             low, high = price_path(m, since)
             ev = evaluate_map(m, subs, states, now, low, high, alert_sweeps=recent)
+            pev = evaluate_positions(m, positions, states, now)  # position alerts: same outbox, states, keys
             snapshots.save_snapshot(s, m)
-            inserted = outbox.enqueue(s, ev.alerts)
-            cluster_state.save_states(s, ev.states)
+            inserted = outbox.enqueue(s, ev.alerts + pev.alerts)
+            cluster_state.save_states(s, ev.states + pev.states)
         if ev.silenced_sweeps:
             log.info(
                 "alert job: %s %s: %d sweep(s) during a data gap recorded without alerting",

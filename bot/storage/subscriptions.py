@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,11 @@ def _rec(x: Subscription) -> SubscriptionRec:
         enabled=x.enabled,
         created_at=x.created_at,
         updated_at=x.updated_at,
+        kind=x.kind,
+        entry_price=x.entry_price,
+        leverage=x.leverage,
+        size_usd=x.size_usd,
+        exchange=x.exchange,
     )
 
 
@@ -45,6 +51,24 @@ def _validate(proximity_pct: float, min_usd: float, min_share: float, sides: str
         raise LiqmapError(f"cooldown must be zero or more seconds, got {cooldown_s}")
 
 
+@dataclass(frozen=True)
+class PositionFields:
+    """What a position alert stores besides a zone alert's fields: entry USD, leverage, notional USD, exchange."""
+
+    entry_price: float
+    leverage: float
+    size_usd: float
+    exchange: str
+
+
+def _validate_position(p: PositionFields, sides: str) -> None:
+    if sides not in ("long", "short"):
+        raise LiqmapError(f"a position alert's side is long or short, got {sides!r}")
+    for name, value, low in (("entry", p.entry_price, 0.0), ("size", p.size_usd, 0.0), ("leverage", p.leverage, 1.0)):
+        if not (math.isfinite(value) and value >= low and value > 0):
+            raise LiqmapError(f"a position alert's {name} must be a positive number, got {value}")
+
+
 def add_subscription(
     s: Session,
     chat_id: int,
@@ -58,11 +82,15 @@ def add_subscription(
     cooldown_s: int = 1800,
     limit_per_chat: int = 20,
     at_ms: int | None = None,
+    position: PositionFields | None = None,
 ) -> SubscriptionRec:
     """Store a new enabled subscription. ``LiqmapError`` when the chat is unknown, a value is out of range,
     or the chat already has ``limit_per_chat`` subscriptions (paused ones count). The chat row is locked
-    (``FOR UPDATE``) so concurrent adds cannot pass the limit; on SQLite every session takes the write lock at BEGIN."""
+    (``FOR UPDATE``) so concurrent adds cannot pass the limit; on SQLite every session takes the write lock at BEGIN.
+    ``position`` makes it a position alert (kind 'position'; ``sides`` must then be the position's side)."""
     _validate(proximity_pct, min_usd, min_share, sides, cooldown_s)
+    if position is not None:
+        _validate_position(position, sides)
     if s.get(Chat, chat_id, with_for_update=True) is None:  # PostgreSQL: concurrent adds of a chat queue here
         raise LiqmapError(f"unknown chat {chat_id}")
     n = s.scalar(select(func.count()).select_from(Subscription).where(Subscription.chat_id == chat_id)) or 0
@@ -83,6 +111,11 @@ def add_subscription(
         enabled=True,
         created_at=t,
         updated_at=t,
+        kind="zone" if position is None else "position",
+        entry_price=None if position is None else float(position.entry_price),
+        leverage=None if position is None else float(position.leverage),
+        size_usd=None if position is None else float(position.size_usd),
+        exchange=None if position is None else position.exchange,
     )
     s.add(sub)
     s.flush()
@@ -136,8 +169,9 @@ def active_keys(s: Session) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def subscriptions_for(s: Session, symbol: str, window: str) -> list[SubscriptionRec]:
-    """Enabled subscriptions of active chats for (symbol, window), by id."""
+def subscriptions_for(s: Session, symbol: str, window: str, kind: str = "zone") -> list[SubscriptionRec]:
+    """Enabled subscriptions of active chats for (symbol, window) of ``kind`` ('zone' by default: the cluster
+    alerts; 'position': the position alerts), by id."""
     rows = s.execute(
         select(SUBS)
         .join(Chat.__table__, Chat.id == Subscription.chat_id)
@@ -145,6 +179,7 @@ def subscriptions_for(s: Session, symbol: str, window: str) -> list[Subscription
             Subscription.symbol == symbol,
             Subscription.window == window,
             Subscription.enabled.is_(True),
+            Subscription.kind == kind,
             Chat.active.is_(True),
         )
         .order_by(Subscription.id)
