@@ -6,7 +6,9 @@ Defaults (``RetentionPolicy``; ``LIQMAP_RETENTION_DAYS`` sets ``history_ms``):
 - delivered or failed outbox rows older than ``history_ms`` go (queued and sending rows always stay);
 - per-(subscription, cluster) states whose last alert is older than ``history_ms`` go (the zone is long gone);
 - cached candles, open interest and funding older than ``market_ms`` (45 days: the 30d window plus its warm-up);
-- job tick rows older than ``ticks_ms`` (2 days).
+- job tick rows older than ``ticks_ms`` (2 days);
+- real liquidation events older than ``market_ms`` (like the other market data), self-scores older than
+  ``history_ms``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from bot.storage.models import (
     Alert,
     ClusterSnapshot,
     JobTick,
+    LiquidationEvent,
     MarketCandle,
     MarketFunding,
     MarketOpenInterest,
+    SelfScore,
     SubClusterState,
     table_of,
 )
@@ -64,4 +68,6 @@ def prune(s: Session, now_ms: int, policy: RetentionPolicy = RetentionPolicy()) 
         "market_open_interest": _older(s, table_of(MarketOpenInterest), "ts", market),
         "market_funding": _older(s, table_of(MarketFunding), "ts", market),
         "job_ticks": _older(s, table_of(JobTick), "at", now_ms - policy.ticks_ms),
+        "liquidation_events": _older(s, table_of(LiquidationEvent), "ts", market),
+        "self_scores": _older(s, table_of(SelfScore), "at", history),
     }

@@ -52,7 +52,8 @@ def test_prune_applies_each_rule(db: Database) -> None:
     with db.session() as s:
         deleted = prune(s, NOW, POLICY)
     assert deleted == {"cluster_snapshots": 2, "alerts": 1, "sub_cluster_state": 1, "market_candles": 120,
-                       "market_open_interest": 120, "market_funding": 120, "job_ticks": 1}
+                       "market_open_interest": 120, "market_funding": 120, "job_ticks": 1,
+                       "liquidation_events": 0, "self_scores": 0}
     with db.session() as s:
         keys = {a.dedupe_key for a in outbox.list_alerts(s, limit=100)}
         assert keys == {"old-queued", "new-sent"}  # an undelivered alert is never pruned
