@@ -19,8 +19,10 @@ from bot.chat.service import ChatService
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine
+from bot.market.liq_watcher import LiquidationWatcher
 from bot.market.source import MarketSource, source_from_settings
 from bot.market.stored_source import StoredSource
+from bot.model.context import LiquidationPrints
 from bot.model.types import Cluster
 from bot.ops.health import HealthServer, start_health_server
 from bot.ops.logging import protect_settings
@@ -28,7 +30,7 @@ from bot.ops.metrics import Metrics
 from bot.render import RenderCache
 from bot.replay_run import ReplayOptions, ReplayPlan, drain, plan_replay
 from bot.report import format_map_summary
-from bot.storage import migrate, snapshots
+from bot.storage import liquidations, migrate, snapshots
 from bot.storage.db import Database
 from bot.timeparse import iso_utc
 
@@ -89,9 +91,12 @@ class App:
     job: AlertJob
     service: ChatService
     dispatcher: Dispatcher
+    liquidations: LiquidationWatcher | None = None  # the live liquidation feeds (LIQMAP_LIQUIDATION_STREAMS)
 
     async def close(self) -> None:
-        """Close the exchange sessions and the database pool."""
+        """Stop the liquidation feeds, close the exchange sessions and the database pool."""
+        if self.liquidations is not None:
+            await self.liquidations.stop()
         await self.source.close()
         self.db.dispose()
 
@@ -107,7 +112,15 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
     async def stored_clusters(symbol: str, window: str) -> tuple[int, tuple[Cluster, ...]] | None:
         return await asyncio.to_thread(snapshots.latest_clusters, db, symbol, window)
 
-    engine = MapEngine(source, clock=clock, tick_ms=int(settings.tick_seconds * 1000), previous_store=stored_clusters)
+    watcher = (LiquidationWatcher(db, settings.exchanges, settings.symbols, options=settings.exchange_options,
+                                  metrics=metrics) if settings.listens_to_liquidations and market is None else None)
+
+    async def stored_prints(symbol: str, since_ms: int, until_ms: int) -> LiquidationPrints | None:
+        return await asyncio.to_thread(liquidations.load_prints, db, symbol, since_ms, until_ms)
+
+    # Replayed datasets carry their own liquidations.csv (the engine reads them up to virtual now).
+    engine = MapEngine(source, clock=clock, tick_ms=int(settings.tick_seconds * 1000), previous_store=stored_clusters,
+                       prints_store=stored_prints if watcher is not None else None)
     job = AlertJob(db, engine, settings, clock, holder=make_worker_id("job"), metrics=metrics)
     service = ChatService(
         db, engine, settings, render_cache=RenderCache(metrics=metrics), job=job, clock=clock, metrics=metrics
@@ -116,7 +129,7 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
         db, notifiers_for(settings), make_worker_id("dispatch"), clock=clock, image_for=service.alert_png,
         metrics=metrics,
     )
-    return App(settings, clock, db, metrics, source, engine, job, service, dispatcher)
+    return App(settings, clock, db, metrics, source, engine, job, service, dispatcher, watcher)
 
 
 async def run_replay(app: App, plan: ReplayPlan, stop: asyncio.Event) -> int:
@@ -238,6 +251,8 @@ class Platforms:
 
 async def run_until_stopped(app: App, stop: asyncio.Event) -> int:
     """The periodic job and the dispatcher until SIGINT/SIGTERM; the current tick and sends finish first."""
+    if app.liquidations is not None:
+        app.liquidations.start()  # its own tasks: never in the job's way
     tasks = [
         asyncio.create_task(app.job.run(stop), name="alert-job"),
         asyncio.create_task(app.dispatcher.run(stop), name="dispatcher"),

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     exchange_api_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Optional per-exchange API secrets (JSON: {exchange: secret})."
     )
+    liquidation_streams: bool | None = Field(
+        None,
+        description="Listen to the exchanges' liquidation websockets (bybit, binanceusdm, okx) and store every "
+        "event: true or false, and only ever with LIQMAP_SOURCE=ccxt (unset: on there).",
+    )
 
     telegram_token: SecretStr | None = Field(None, description="Telegram bot token from @BotFather.")
     telegram_api_url: str = Field(
@@ -91,6 +96,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'liqmap.db').as_posix()}"
+
+    @property
+    def listens_to_liquidations(self) -> bool:
+        """Whether ``liqmap run`` listens to the liquidation streams (``liquidation_streams``, default: live only)."""
+        if self.liquidation_streams is not None:
+            return self.liquidation_streams and self.source.lower() == "ccxt"
+        return self.source.lower() == "ccxt"
 
     @property
     def is_synthetic(self) -> bool:

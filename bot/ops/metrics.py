@@ -114,7 +114,40 @@ class Metrics:
             registry=reg,
         )
 
+        self._liquidations_stored = Counter(
+            "liqmap_liquidations_stored", "Real liquidation events stored from the exchanges' streams (new ones).",
+            ["exchange"], registry=reg,
+        )
+        self._stream_reconnects = Counter(
+            "liqmap_liquidation_stream_reconnects", "Liquidation stream errors or drops followed by a reconnect.",
+            ["exchange"], registry=reg,
+        )
+        self._self_score = Gauge(
+            "liqmap_self_score_range_partial",
+            "The bot's own maps of the last 7 days scored against the liquidations it recorded (traded-range "
+            "partial correlation; NaN when too few observations).", registry=reg,
+        )
+        self._self_score_hours = Gauge(
+            "liqmap_self_score_hours", "Hours of recorded liquidations the self-score covers.", registry=reg
+        )
+        self.self_score: tuple[float | None, float] | None = None  # (range partial, hours) of the newest self-score
+
     # ---- recording (called by the job, dispatcher, chat service and render cache) ---------------------------
+    def record_liquidations_stored(self, exchange: str, n: int) -> None:
+        """``n`` new liquidation events of ``exchange`` stored (called from the watcher's writer thread)."""
+        self._liquidations_stored.labels(exchange=exchange).inc(n)
+
+    def record_stream_reconnect(self, exchange: str) -> None:
+        """One error or drop of ``exchange``'s liquidation stream, followed by a reconnect."""
+        self._stream_reconnects.labels(exchange=exchange).inc()
+
+    def record_self_score(self, range_partial: float | None, hours: float) -> None:
+        """The newest self-score: its traded-range partial correlation (None: too few observations) over
+        ``hours`` hours of recorded liquidations."""
+        self.self_score = (range_partial, hours)
+        self._self_score.set(float("nan") if range_partial is None else range_partial)
+        self._self_score_hours.set(hours)
+
     def record_tick(self, at_ms: int, seconds: float, *, ran: bool) -> None:
         """A tick that finished without raising at ``at_ms`` (``ran`` False: another replica had the lease)."""
         self.last_tick_ok_ms = at_ms
