@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.alerts.messages import approach_text, sweep_text
+from bot.alerts.messages import approach_text, sweep_confirmation, sweep_text
 from bot.alerts.rules import (
     NEVER,
     ClusterArrays,
@@ -22,7 +22,7 @@ from bot.alerts.rules import (
     side_bits,
 )
 from bot.alerts.score import MarketContext, score_clusters
-from bot.model.types import LiqMap
+from bot.model.types import LiqMap, window_ms
 from bot.storage.records import ClusterStateRec, NewAlert, SubscriptionRec
 
 StateKey = tuple[int, str]
@@ -139,8 +139,10 @@ def _sweep_alerts(m: LiqMap, w: _Work, now_ms: int, path: tuple[float, float], a
             silenced += 1
             continue
         low, high, usd = float(st.alerted_low or 0), float(st.alerted_high or 0), float(st.alerted_usd or 0)
+        confirmed = sweep_confirmation(m.prints, side=st.side, low=low, high=high, slack=m.bin_width / 2,
+                                       since_ms=int(st.last_alert_at or m.at - window_ms(m.window)), until_ms=m.at)
         text = sweep_text(symbol=m.symbol, window=m.window, side=st.side, low=low, high=high, usd=usd, price=price,
-                          synthetic=m.synthetic, replay_at=m.at if m.replay else None)
+                          synthetic=m.synthetic, replay_at=m.at if m.replay else None, confirmed=confirmed)
         sub = w.subs[w.sub_index[st.subscription_id]]
         alerts.append(_new_alert(sub, "sweep", st.cluster_id, st.side, (low, high, usd), price, st.arm_epoch,
                                  now_ms, text))

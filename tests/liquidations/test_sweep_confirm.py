@@ -1,0 +1,88 @@
+"""Confirmed sweeps: when price trades through an alerted zone, the shipped job's sweep follow-up says how much the
+exchanges' feeds really recorded there since the alert ("no liquidations recorded" when they saw none, nothing at all
+without a feed). The events arrive through the real watcher (ccxt.pro against the websocket stand-in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.format import fmt_range, fmt_usd
+from bot.storage import cluster_state, migrate, outbox, snapshots
+from bot.storage.db import Database
+from bot.storage.liquidations import count_events
+from bot.storage.records import ClusterStateRec
+from tests.alerts.helpers import add_sub
+from tests.liquidations.conftest import until
+from tests.market.conftest import NOW
+from tests.standins.exchange_server import MIN, ExchangeServer
+from tests.standins.liquidation_ws import LiquidationWsServer, bybit_event, bybit_frame
+
+SYMBOL = "BTC/USDT:USDT"
+ALERTED_AT = NOW - 20 * MIN
+
+
+def sweeps(db: Database) -> list[str]:
+    with db.session() as s:
+        return [a.text for a in outbox.list_alerts(s) if a.kind == "sweep"]
+
+
+async def alerted_zone_above(app: App) -> tuple[float, float]:
+    """One tick, then a long zone just above the price the subscription was alerted about 20 min ago (price has
+    since fallen through it): returns the zone (low, high) USD."""
+    sub = add_sub(app.db)
+    await app.job.tick()
+    with app.db.session() as s:
+        snap = snapshots.latest_snapshot(s, SYMBOL, "24h")
+    assert snap is not None
+    low, high = snap.price * 1.004, snap.price * 1.006
+    with app.db.session() as s:
+        cluster_state.save_states(s, [ClusterStateRec(sub.id, "L-gone", "long", armed=False,
+                                                      last_alert_at=ALERTED_AT, alerted_low=low, alerted_high=high,
+                                                      alerted_usd=50e6)])
+    return low, high
+
+
+async def test_sweep_says_how_much_was_really_liquidated(app: App, rest: ExchangeServer,
+                                                         ws: LiquidationWsServer) -> None:
+    low, high = await alerted_zone_above(app)
+    mid = (low + high) / 2
+    assert app.liquidations is not None
+    app.liquidations.start()
+    await ws.subscribed("bybit")
+    await ws.push("bybit", bybit_frame([
+        bybit_event(NOW - 14 * MIN, "Buy", "10", f"{mid:.1f}"),  # long, in the zone: counted
+        bybit_event(NOW - 1 * MIN, "Buy", "5", f"{low + 1:.1f}"),  # long, in the zone: counted
+        bybit_event(NOW - 2 * MIN, "Sell", "100", f"{mid:.1f}"),  # a short: not this zone's side
+        bybit_event(NOW - 3 * MIN, "Buy", "100", f"{high * 1.05:.1f}"),  # far outside the zone
+        bybit_event(ALERTED_AT - MIN, "Buy", "100", f"{mid:.1f}"),  # before the alert
+    ]))
+    await until(lambda: count_events(app.db) == 5)
+    rest.tape.now_ms = NOW + MIN
+    await app.job.tick()
+    [text] = sweeps(app.db)
+    usd = 10 * float(f"{mid:.1f}") + 5 * float(f"{low + 1:.1f}")
+    assert "fell through" in text
+    assert f"Zone {fmt_range(low, high)} swept: {fmt_usd(usd)} of longs liquidated in 13 min (recorded: bybit)" in text
+
+
+async def test_sweep_without_recorded_liquidations_says_so(app: App, rest: ExchangeServer) -> None:
+    await alerted_zone_above(app)
+    rest.tape.now_ms = NOW + MIN
+    await app.job.tick()
+    [text] = sweeps(app.db)
+    assert "swept: no liquidations recorded" in text
+
+
+async def test_sweep_without_a_feed_says_nothing_about_it(tmp_path: Path, rest: ExchangeServer) -> None:
+    settings = Settings(_env_file=None, source="sim", data_dir=tmp_path, health_port=0)  # type: ignore[call-arg]
+    migrate.upgrade(settings.resolved_database_url)
+    app = build_app(settings, clock=lambda: NOW)
+    try:
+        await alerted_zone_above(app)
+        await app.job.tick()
+        texts = sweeps(app.db)
+    finally:
+        await app.close()
+    assert texts and all("swept" not in t and "recorded" not in t for t in texts)
