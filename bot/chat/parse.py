@@ -164,3 +164,87 @@ def parse_alert_add(args: str) -> AlertSpec:
         else:
             raise CommandError(f"I don't understand {shown(tokens[i])}: use {ADD_USAGE}, e.g. {ADD_EXAMPLE}")
     return AlertSpec(symbol=symbol, **values)  # type: ignore[arg-type]
+
+
+RISK_USAGE = "risk long|short <entry> <leverage>x [size USD] [symbol] [exchange]"
+RISK_EXAMPLE = "risk long 62000 20x"
+POSITION_USAGE = "alert position long|short <entry> <leverage>x [size USD] [within%] [symbol] [exchange] [cooldown 30m]"
+POSITION_EXAMPLE = "alert position long 62000 20x 10k 2%"
+DEFAULT_POSITION_PROXIMITY_PCT = 2.0
+MAX_LEVERAGE = 1000.0  # no exchange goes further; the exchange's own tier maximum is checked with the tiers
+_LEVERAGE = re.compile(rf"^{_NUMBER}\s*x?$", re.IGNORECASE | re.ASCII)
+EXCHANGE_WORDS = ("binanceusdm", "binancecoinm", "binance", "bybit", "okx", "bitmex", "bitget", "deribit")
+
+
+@dataclass(frozen=True)
+class PositionSpec:
+    """A validated ``risk`` or ``alert position``: side 'long'|'short', entry USD (> 0), leverage (x), notional
+    ``size_usd`` (None = the default), unified ``symbol`` and ccxt ``exchange`` (None = the defaults), and for an
+    alert its distance ``proximity_pct`` (%) and ``cooldown_s``."""
+
+    side: str
+    entry: float
+    leverage: float
+    size_usd: float | None = None
+    symbol: str | None = None
+    exchange: str | None = None
+    proximity_pct: float = DEFAULT_POSITION_PROXIMITY_PCT
+    cooldown_s: int = DEFAULT_COOLDOWN_S
+
+
+def _position_head(tokens: list[str], form: str) -> tuple[str, float, float]:
+    """(side, entry USD, leverage) from the first three tokens, with the correct ``form`` on any mistake."""
+    if len(tokens) < 3:
+        raise CommandError(f"use {form}")
+    side = tokens[0].lower().rstrip("s") if tokens[0].lower() != "shorts" else "short"
+    if side not in ("long", "short"):
+        raise CommandError(f"the side is long or short, not {shown(tokens[0])}: use {form}")
+    try:
+        entry = parse_usd(tokens[1])
+    except CommandError:
+        raise CommandError(f"I can't read the entry price {shown(tokens[1])}: use {form}") from None
+    if not entry > 0:
+        raise CommandError(f"the entry price must be above 0, not {shown(tokens[1])}: use {form}")
+    m = _LEVERAGE.match(tokens[2].strip())
+    leverage = float(m.group(1)) if m else math.nan
+    if not (1.0 <= leverage <= MAX_LEVERAGE):
+        raise CommandError(f"leverage {shown(tokens[2])} must be a number from 1x, like 20x: use {form}")
+    return side, entry, leverage
+
+
+def parse_position(args: str, *, alert: bool = False) -> PositionSpec:
+    """Parse ``risk`` arguments (see ``RISK_USAGE``) or, with ``alert``, those of ``alert position``
+    (``POSITION_USAGE``). Optional tokens come in any order: ``size 10k`` or a bare amount is the size, a known
+    exchange id the exchange, ``2%`` (alerts) the distance, ``cooldown 30m`` (alerts), anything else the symbol."""
+    form = (f"{POSITION_USAGE}, e.g. {POSITION_EXAMPLE}" if alert else f"{RISK_USAGE}, e.g. {RISK_EXAMPLE}")
+    tokens = args.replace("=", " ").split()
+    side, entry, leverage = _position_head(tokens, form)
+    values: dict[str, object] = {}
+    i = 3
+    while i < len(tokens):
+        tok, low = tokens[i], tokens[i].lower()
+        step = 1
+        if low == "size" or ((tok[:1].isdigit() or tok[:1] == "$") and not tok.endswith("%")):
+            raw = _need(tokens, i, "size", "size 10k") if low == "size" else tok
+            step = 2 if low == "size" else 1
+            size = parse_usd(raw)
+            if not size > 0:
+                raise CommandError(f"the size must be above 0, not {shown(raw)}: use {form}")
+            values["size_usd"] = size
+        elif alert and tok.endswith("%"):
+            prox = parse_pct(tok, "distance")
+            if not MIN_PROXIMITY_PCT <= prox <= MAX_PROXIMITY_PCT:
+                raise CommandError(f"the distance {shown(tok)} must be between 0.01% and 20%, e.g. 2%")
+            values["proximity_pct"] = prox
+        elif alert and low == "cooldown":
+            values["cooldown_s"] = parse_alert_add(f"BTC cooldown {_need(tokens, i, 'cooldown', 'cooldown 30m')}"
+                                                   ).cooldown_s
+            step = 2
+        elif low in EXCHANGE_WORDS:
+            values["exchange"] = low
+        elif "symbol" not in values:
+            values["symbol"] = parse_chat_symbol(tok)
+        else:
+            raise CommandError(f"I don't understand {shown(tok)}: use {form}")
+        i += step
+    return PositionSpec(side, entry, leverage, **values)  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.alerts.messages import DISCLAIMER, replay_note
+from bot.alerts.position import position_line
+from bot.chat.context_text import context_line
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
 from bot.market.symbols import display_symbol
 from bot.model.types import Cluster, LiqMap
@@ -44,6 +46,7 @@ class Reply:
     png: bytes | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
     error: bool = False
+    fields: tuple[tuple[str, str], ...] = ()  # (name, value) shown as Discord embed fields (the context)
 
 
 def liqmap_action(symbol: str, window: str, kind: str) -> str:
@@ -60,7 +63,10 @@ def parse_action(action: str) -> tuple[str, str, str] | None:
 
 
 def sub_line(s: SubscriptionRec) -> str:
-    """``BTCUSDT 24h within 1.5% · min $50M · long · cooldown 30m`` (+ ``· paused``)."""
+    """``BTCUSDT 24h within 1.5% · min $50M · long · cooldown 30m`` (+ ``· paused``); a position alert gets
+    ``position_line``."""
+    if s.kind == "position":
+        return position_line(s)
     parts = [f"{display_symbol(s.symbol)} {s.window} within {fmt_pct(s.proximity_pct, 2, signed=False)}"]
     if s.min_usd > 0:
         parts.append(f"min {fmt_usd(s.min_usd)}")
@@ -88,6 +94,8 @@ def map_caption(m: LiqMap, top: int = 3) -> str:
         lines.append("Below (longs): " + "; ".join(_zone(c) for c in below))
     if not m.clusters:
         lines.append("No dense clusters right now.")
+    if (context := context_line(m.context)) is not None:
+        lines.append(context)
     lines.append(f"{', '.join(m.exchanges)} · {fmt_time_utc(m.at)}")
     if m.missing_exchanges:
         lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
@@ -114,6 +122,8 @@ def levels_text(m: LiqMap, n: int = 4) -> str:
         if group:
             lines.append(f"{title}:")
             lines += [row(c) for c in group]
+    if (context := context_line(m.context)) is not None:
+        lines.append(context)
     if m.missing_exchanges:
         lines.append(f"Missing (down or stale, not in this map): {', '.join(m.missing_exchanges)}")
     if m.synthetic:

@@ -13,11 +13,17 @@ from typing import cast
 
 from bot.alerts.job import AlertJob
 from bot.chat.alert_test import alert_test_reply
+from bot.chat.context_text import context_fields
 from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     ADD_EXAMPLE,
     ADD_USAGE,
+    POSITION_EXAMPLE,
+    POSITION_USAGE,
+    RISK_EXAMPLE,
+    RISK_USAGE,
     CommandError,
+    PositionSpec,
     parse_alert_add,
     parse_chat_symbol,
     parse_id,
@@ -25,6 +31,7 @@ from bot.chat.parse import (
     shown,
 )
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
+from bot.chat.risk import RISK_WINDOW, Venue, position_alert_reply, risk_reply
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
@@ -32,11 +39,14 @@ from bot.errors import LiqmapError
 from bot.format import fmt_time_utc
 from bot.market.source import is_listed
 from bot.market.symbols import display_symbol
+from bot.model.risk import Position
+from bot.model.types import LiqMap
 from bot.ops.metrics import Metrics
 from bot.render import KINDS, Kind, RenderCache, data_version
 from bot.storage import chats, subscriptions, ticks
 from bot.storage.db import Database
 from bot.storage.records import AlertRec, ChatRec, SubscriptionRec
+from bot.storage.subscriptions import PositionFields
 from bot.storage.ticks import TickRec
 
 log = logging.getLogger(__name__)
@@ -49,7 +59,11 @@ HELP_LINES = (
     "{p}" + ADD_USAGE,
     "    e.g. {p}" + ADD_EXAMPLE,
     "{p}alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",
+    "{p}" + POSITION_USAGE,
+    "    e.g. {p}" + POSITION_EXAMPLE + " (alerts near your liquidation price, default 2%)",
     "{p}alert list · {p}alert remove <id> · {p}alert pause [id] · {p}alert resume [id]",
+    "{p}" + RISK_USAGE + ": your position's liquidation price (isolated), distance, clusters on the way, "
+    "24h chance, e.g. {p}" + RISK_EXAMPLE,
     "{p}settings: your alerts and the defaults · {p}status: data freshness, next run, your active alerts",
 )
 
@@ -194,7 +208,8 @@ class ChatService:
                 raise CommandError(f"unknown chart kind {shown(kind)}: use {' or '.join(KINDS)}")
             result, version = await self.map_for(sym, win)
             png = await self.renders.get_or_render(result.map, cast(Kind, kind), palette, version=version)
-            return Reply(map_caption(result.map), png=png, buttons=map_buttons(sym, win, kind))
+            return Reply(map_caption(result.map), png=png, buttons=map_buttons(sym, win, kind),
+                         fields=context_fields(result.map.context))
 
         return await self._guard("liqmap", chat, run)
 
@@ -212,7 +227,37 @@ class ChatService:
 
         return await self._guard("levels", chat, run)
 
+    async def current_map(self, symbol: str, window: str) -> LiqMap:
+        """The current map of (symbol, window) (``map_for``: the symbol must be listed)."""
+        return (await self.map_for(symbol, window))[0].map
+
+    async def risk(self, chat: ChatRef, args: str) -> Reply:
+        """``risk long|short ENTRY LEVERAGE [size] [symbol] [exchange]``: the position against the map, with the
+        marked map image (``bot.chat.risk``)."""
+
+        async def run() -> Reply:
+            wait = self.chat_images.wait_s((chat.platform, chat.external_id))
+            if wait:
+                return Reply(try_again_text(wait, "This chat"), error=True)
+            await self.register(chat)
+            return await risk_reply(args, self.current_map, self.engine.source)
+
+        return await self._guard("risk", chat, run)
+
     # ---- alerts ---------------------------------------------------------------------------------------------
+    async def alert_position(self, chat: ChatRef, args: str) -> Reply:
+        """``alert position long|short ENTRY LEVERAGE [size] [within%] ...``: alert near the liquidation price."""
+
+        async def store(spec: PositionSpec, venue: Venue, pos: Position) -> SubscriptionRec:
+            rec = await self.register(chat)
+            fields = PositionFields(pos.entry, pos.leverage, pos.size_usd, venue.exchange)
+            return cast(SubscriptionRec, await self._db(lambda s: subscriptions.add_subscription(
+                s, rec.id, symbol=venue.symbol, window=RISK_WINDOW, proximity_pct=spec.proximity_pct,
+                sides=spec.side, cooldown_s=spec.cooldown_s, limit_per_chat=self.limit_per_chat, position=fields)))
+
+        return await self._guard("alert position", chat,
+                                 lambda: position_alert_reply(args, self.current_map, self.engine.source, store))
+
     async def alert_test(self, chat: ChatRef, args: str) -> Reply:
         """``alert test <symbol> [proximity%] ...``: how that alert would have done over the last 7 days (history)."""
 
@@ -345,6 +390,9 @@ class ChatService:
         try:
             result, version = await self.map_for(sub.symbol, sub.window)
             return await self.renders.get_or_render(result.map, "heatmap", "default", version=version)
+        except LiqmapError as exc:  # e.g. every exchange down right now: expected, no traceback
+            log.warning("alert %d: no image (%s); sending text only", alert.id, exc)
+            return None
         except Exception:
             log.exception("alert %d: image failed; sending text only", alert.id)
             return None

@@ -32,14 +32,15 @@ GROUP_NOTE = ("In groups only admins may change the group's alerts.",)
 COMMANDS = (
     ("liqmap", "Liquidation heatmap: /liqmap BTC 24h"),
     ("levels", "Nearest and largest clusters as text"),
+    ("risk", "Your position's liquidation risk: /risk long 62000 20x"),
     ("alert", "Alerts: add, test, list, remove, pause, resume"),
     ("settings", "Your alert settings"),
     ("status", "Data freshness and next run"),
     ("help", "All commands with examples"),
     ("start", "Introduction"),
 )
-ALERT_CHANGES = ("add", "remove", "pause", "resume")
-ALERT_USAGE = "use /alert add|test|list|remove|pause|resume, e.g. /" + ADD_EXAMPLE
+ALERT_CHANGES = ("add", "position", "remove", "pause", "resume")
+ALERT_USAGE = "use /alert add|position|test|list|remove|pause|resume, e.g. /" + ADD_EXAMPLE
 ADMIN_ONLY = "Only this group's admins can change its alerts."
 
 
@@ -79,6 +80,7 @@ class TelegramAdapter:
             ("help", self.on_help),
             ("liqmap", self.on_liqmap),
             ("levels", self.on_levels),
+            ("risk", self.on_risk),
             ("alert", self.on_alert),
             ("alerts", self.on_alert),
             ("settings", self.on_settings),
@@ -142,6 +144,14 @@ class TelegramAdapter:
         reply = await self.service.levels(self._chat(update), symbol, window)
         await self._answer(update, context, reply, monospace=True)
 
+    async def on_risk(self, update: Update, context: Context) -> None:
+        """``/risk long|short ENTRY LEVERAGE [size] [symbol] [exchange]``: the text and the marked map image."""
+        wait = self._wait_s(update)
+        if wait:
+            await self._answer(update, context, Reply(rate_limited_text(wait), error=True))
+            return
+        await self._answer(update, context, await self.service.risk(self._chat(update), " ".join(context.args or [])))
+
     async def on_alert(self, update: Update, context: Context) -> None:
         """``/alert add|list|remove|pause|resume ...``; changes in groups need an admin."""
         args = list(context.args or [])
@@ -152,6 +162,8 @@ class TelegramAdapter:
             reply = Reply(ADMIN_ONLY, error=True)
         elif sub == "add":
             reply = await self.service.alert_add(chat, rest)
+        elif sub == "position":
+            reply = await self.service.alert_position(chat, rest)
         elif sub == "test":  # reads history only: no admin needed
             reply = await self.service.alert_test(chat, rest)
         elif sub == "list" or sub == "":
