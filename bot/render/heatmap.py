@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from bot.format import fmt_price
 from bot.model.types import LiqMap
+from bot.render.bubbles import draw_prints
 from bot.render.checks import finite_usd
 from bot.render.labels import draw_cluster_labels, pick_clusters
 from bot.render.palette import Palette, add_colorbar, check_palette, heat_norm, heat_rgba
@@ -136,6 +137,7 @@ def build_heatmap_figure(m: LiqMap, palette: str = "default") -> Figure:
     lo, hi = price_view(m)
     x0, x1 = _draw_heat(ax, m, lo, hi, palette)  # type: ignore[arg-type]
     _draw_price(ax, m, x1)
+    draw_prints(ax, m, x0, x1, lo, hi)  # real liquidations where price cut through the bands
     set_price_axis(ax, "y", lo, hi)
     _time_axis(ax, x0, x1)
     draw_cluster_labels(ax, m.clusters, m.price, lo, hi)
