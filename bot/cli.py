@@ -86,6 +86,9 @@ def _add_record_args(p_rec: argparse.ArgumentParser) -> None:
     p_rec.add_argument("--timeframe", default="5m")
     p_rec.add_argument("--days", type=float, default=7.0)
     p_rec.add_argument("--out", required=True, type=Path)
+    p_rec.add_argument("--listen", type=float, default=0.0, metavar="SECONDS",
+                       help="also listen to the exchange's liquidation stream this long (liquidations.csv holds "
+                       "these plus what a running bot recorded in its database over the window)")
 
 
 def _add_bench_args(p_bench: argparse.ArgumentParser) -> None:

@@ -113,11 +113,19 @@ def _backtest_alerts(
 def cmd_record(args: argparse.Namespace) -> int:
     """``liqmap record``: write live ccxt data in the dataset format."""
     from bot.market.record import record
+    from bot.storage.db import Database
 
     if args.days <= 0:
         raise LiqmapError("--days must be positive, e.g. --days 7")
     symbol = parse_symbol(args.symbol)
-    out = asyncio.run(record(args.exchange, symbol, args.timeframe, args.days, args.out))
+    settings = load_settings()
+    db = Database(settings.resolved_database_url)  # the liquidations a running bot recorded go to liquidations.csv
+    try:
+        out = asyncio.run(record(args.exchange, symbol, args.timeframe, args.days, args.out, db=db,
+                                 listen_s=max(0.0, float(getattr(args, "listen", 0.0))),
+                                 ws_options=settings.exchange_options.get(args.exchange)))
+    finally:
+        db.dispose()
     print(f"dataset written to {out}")
     return 0
 

@@ -4,6 +4,7 @@ set false. What ``liqmap run`` builds decides (``build_app``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,9 @@ from bot.config import Settings
 from bot.storage import migrate
 
 
-def settings(tmp_path: Path, **env: object) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, health_port=0, **env)  # type: ignore[call-arg]
+def settings(tmp_path: Path, **env: Any) -> Settings:
+    """Settings with ``env`` and the production defaults for the rest."""
+    return Settings(_env_file=None, data_dir=tmp_path, health_port=0, **env)
 
 
 @pytest.mark.parametrize(("env", "on"), [
