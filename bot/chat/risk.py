@@ -225,3 +225,16 @@ async def position_alert_reply(args: str, map_of: MapOf, source: object, store: 
     sub = await store(spec, a.venue, a.check.position)
     size_note = " (default size)" if a.size_defaulted else ""
     return Reply(f"Position alert #{sub.id} added{size_note}: {sub_line(sub)}")
+
+
+def precheck(args: str, *, alert: bool = False) -> str | None:
+    """The one-line mistake in ``risk`` / ``alert position`` arguments that needs no market data (form, venue,
+    leverage above the bundled table's maximum), or None: lets an adapter answer privately before deferring."""
+    try:
+        spec = parse_position(args, alert=alert)
+        venue = venue_of(spec)
+        if venue.symbol.startswith("BTC/"):
+            check_leverage(position_of(spec, venue), default_tiers(venue.symbol), venue)
+    except CommandError as exc:
+        return str(exc)
+    return None

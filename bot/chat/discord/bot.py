@@ -15,6 +15,7 @@ from discord import app_commands
 from bot.chat.discord.commands import register
 from bot.chat.discord.embeds import MapButton, map_embed, map_view, png_file
 from bot.chat.discord.replies import answer, chat_of
+from bot.chat.discord.risk_commands import register_risk
 from bot.chat.discord.routes import RouteBook
 from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.reply import parse_action
@@ -42,6 +43,7 @@ class LiqmapBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self.on_command_error  # type: ignore[method-assign]
         register(self)
+        register_risk(self)
 
     async def setup_hook(self) -> None:
         """Persistent map buttons, then command sync: to the dev guild when configured (instant), else global."""
