@@ -14,6 +14,7 @@ from typing import Any
 from bot.alerts.dispatcher import Dispatcher
 from bot.alerts.job import AlertJob, make_worker_id
 from bot.alerts.notifier import Notifier
+from bot.alerts.self_score import SelfScorer
 from bot.chat.console import ConsoleNotifier
 from bot.chat.service import ChatService
 from bot.clock import Clock, wall_ms
@@ -92,6 +93,7 @@ class App:
     service: ChatService
     dispatcher: Dispatcher
     liquidations: LiquidationWatcher | None = None  # the live liquidation feeds (LIQMAP_LIQUIDATION_STREAMS)
+    self_score: SelfScorer | None = None  # the daily score of its own maps against the recorded liquidations
 
     async def close(self) -> None:
         """Stop the liquidation feeds, close the exchange sessions and the database pool."""
@@ -129,7 +131,9 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
         db, notifiers_for(settings), make_worker_id("dispatch"), clock=clock, image_for=service.alert_png,
         metrics=metrics,
     )
-    return App(settings, clock, db, metrics, source, engine, job, service, dispatcher, watcher)
+    scorer = (SelfScorer(engine, db, clock, settings.symbols[0], settings.default_window, make_worker_id("score"),
+                         metrics) if watcher is not None and settings.symbols else None)
+    return App(settings, clock, db, metrics, source, engine, job, service, dispatcher, watcher, scorer)
 
 
 async def run_replay(app: App, plan: ReplayPlan, stop: asyncio.Event) -> int:
@@ -257,6 +261,8 @@ async def run_until_stopped(app: App, stop: asyncio.Event) -> int:
         asyncio.create_task(app.job.run(stop), name="alert-job"),
         asyncio.create_task(app.dispatcher.run(stop), name="dispatcher"),
     ]
+    if app.self_score is not None:
+        tasks.append(asyncio.create_task(app.self_score.run(stop), name="self-score"))
     await stop.wait()
     log.info("shutting down: finishing the current tick and sends")
     await asyncio.gather(*tasks, return_exceptions=True)

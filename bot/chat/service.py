@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from bot.alerts.job import AlertJob
+from bot.alerts.self_score import self_score_line
 from bot.chat.alert_test import alert_test_reply
 from bot.chat.context_text import context_fields
 from bot.chat.limits import SlidingWindowLimit, try_again_text
@@ -45,6 +46,7 @@ from bot.ops.metrics import Metrics
 from bot.render import KINDS, Kind, RenderCache, data_version
 from bot.storage import chats, subscriptions, ticks
 from bot.storage.db import Database
+from bot.storage.liquidations import latest_self_score
 from bot.storage.records import AlertRec, ChatRec, SubscriptionRec
 from bot.storage.subscriptions import PositionFields
 from bot.storage.ticks import TickRec
@@ -369,6 +371,9 @@ class ChatService:
             subs = await self._subs(chat)
             tick = cast(TickRec | None, await self._db(ticks.latest_tick))
             lines = status_lines(tick)
+            if self.config.listens_to_liquidations and self.config.symbols:
+                lines.append(self_score_line(await asyncio.to_thread(latest_self_score, self.db,
+                                                                     self.config.symbols[0])))
             active = [s for s in subs if s.enabled]
             lines.append(
                 f"Your active alerts: {len(active)}"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.model.context import LiquidationPrints
 from bot.storage.db import Database, upsert_insert
-from bot.storage.models import LiquidationEvent, table_of
+from bot.storage.models import LiquidationEvent, SelfScore, table_of
 
 EVENTS = table_of(LiquidationEvent)
 INSERT_CHUNK = 500  # rows per INSERT statement (9 bound values each: well under SQLite's variable limit)
@@ -109,3 +109,36 @@ def count_events(db: Database, symbol: str | None = None) -> int:
             q = q.where(EVENTS.c.symbol == symbol)
         return int(s.execute(q).scalar_one())
 
+
+
+@dataclass(frozen=True)
+class SelfScoreRec:
+    """One daily self-score (see ``bot.alerts.self_score``): figures None when too few observations."""
+
+    at: int
+    symbol: str
+    window: str
+    hours: float
+    n: int
+    range_spearman_map: float | None
+    range_spearman_reach: float | None
+    range_partial: float | None
+
+
+def save_self_score(db: Database, rec: SelfScoreRec) -> None:
+    """Store one self-score row."""
+    with db.session() as s:
+        s.add(SelfScore(**asdict(rec)))
+
+
+def latest_self_score(db: Database, symbol: str | None = None) -> SelfScoreRec | None:
+    """The newest self-score (of ``symbol`` when given), or None."""
+    with db.session() as s:
+        q = select(SelfScore).order_by(SelfScore.at.desc(), SelfScore.id.desc()).limit(1)
+        if symbol is not None:
+            q = q.where(SelfScore.symbol == symbol)
+        row = s.execute(q).scalar_one_or_none()
+        if row is None:
+            return None
+        return SelfScoreRec(row.at, row.symbol, row.window, row.hours, row.n, row.range_spearman_map,
+                            row.range_spearman_reach, row.range_partial)
