@@ -1,4 +1,4 @@
-"""The ``liqmap`` command line: run, map, backtest, record, bench, demo, db.
+"""The ``liqmap`` command line: run, map, risk, backtest, record, bench, demo, db.
 
 Every user mistake ends as one clear line on stderr and exit status 2, never a traceback
 (``LIQMAP_DEBUG=1`` shows the traceback for unexpected errors).
@@ -117,12 +117,26 @@ def _add_demo_args(p_demo: argparse.ArgumentParser) -> None:
     p_demo.add_argument("--hours", type=float, default=12.0, help="with --replay: virtual hours to replay")
 
 
+def _add_risk_args(p_risk: argparse.ArgumentParser) -> None:
+    """``liqmap risk``: the position (as in chat: SIDE ENTRY LEVERAGE [size] [symbol] [exchange]) and options."""
+    p_risk.add_argument("position", nargs="+", metavar="ARG",
+                        help="long|short ENTRY LEVERAGE, e.g. long 62000 20x (chat's /risk words also work)")
+    p_risk.add_argument("--size", help="notional USD, e.g. 10000 or 50k (default $10k)")
+    p_risk.add_argument("--symbol", help="e.g. BTC (default BTCUSDT) or BTCUSD (COIN-M)")
+    p_risk.add_argument("--exchange", help="binanceusdm (default) or binancecoinm")
+    _add_source_args(p_risk)
+    p_risk.add_argument("--at", help="as-of time (ISO 8601 or ms) of the map read")
+    p_risk.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    p_risk.add_argument("--out", type=Path, help="write the map image with the entry and liquidation lines here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="liqmap", description="Bitcoin liquidation maps and alerts.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run_args(sub.add_parser("run", help="run the bot: periodic job, Telegram, Discord, health server"))
     _add_map_args(sub.add_parser("map", help="compute one liquidation map"))
+    _add_risk_args(sub.add_parser("risk", help="a position's liquidation price and risk against the map"))
     _add_backtest_args(
         sub.add_parser("backtest", help="score maps against a dataset's real liquidations (no lookahead)")
     )
@@ -165,6 +179,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     handlers = {
         "run": commands.cmd_run,
         "map": commands.cmd_map,
+        "risk": commands.cmd_risk,
         "backtest": commands.cmd_backtest,
         "record": commands.cmd_record,
         "bench": commands.cmd_bench,

@@ -12,13 +12,14 @@ from bot.cli_output import print_json, settings_from_args
 from bot.config import Settings, load_settings
 from bot.engine import MapEngine, MapResult
 from bot.errors import LiqmapError
-from bot.market.source import source_from_settings
+from bot.market.source import is_listed, source_from_settings
 from bot.market.symbols import parse_symbol
-from bot.model.types import window_ms
+from bot.model.types import LiqMap, window_ms
 from bot.report import format_map_summary
 from bot.timeparse import parse_duration, parse_time
 
 if TYPE_CHECKING:
+    from bot.chat.risk import RiskAnswer
     from bot.market.replay import LiquidationBars
     from bot.market.types import MarketSeries
 
@@ -231,4 +232,52 @@ def cmd_db(args: argparse.Namespace) -> int:
     else:
         migrate.check(url)
         print("models and migrations agree")
+    return 0
+
+
+async def _risk(settings: Settings, words: str, at_ms: int | None, want_png: bool) -> tuple[RiskAnswer, bytes | None]:
+    """Open the configured source, answer one risk check (and render its image when ``want_png``), close it."""
+    from bot.chat.parse import parse_position
+    from bot.chat.risk import risk_png, run_risk
+
+    spec = parse_position(words)  # a mistake in the arguments fails before any data is loaded
+    source = source_from_settings(settings)
+    try:
+        engine = MapEngine(source)
+
+        async def map_of(symbol: str, window: str) -> LiqMap:
+            if not await is_listed(source, symbol):
+                raise LiqmapError(f"unknown symbol {symbol}: not listed on {', '.join(source.exchanges)}")
+            result = await engine.compute(symbol, window, at_ms)
+            if not result.map.exchanges:
+                reasons = "; ".join(f"{f.exchange}: {f.error or 'no data'}" for f in result.freshness)
+                raise LiqmapError(f"no market data for {symbol}: {reasons or 'the source returned nothing'}")
+            return result.map
+
+        answer = await run_risk(spec, map_of, source)
+        return answer, (await risk_png(answer) if want_png else None)
+    finally:
+        await source.close()
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    """``liqmap risk long 62000 20x [--size 10k] [--symbol BTC] [--exchange binanceusdm] [--json] [--out PNG]``:
+    the chat's /risk answer as text or JSON (offline on the simulator unless --source says otherwise)."""
+    from bot.chat.risk import risk_json, risk_text
+
+    words = list(args.position)
+    if args.size:
+        words += ["size", args.size]
+    words += [w for w in (args.symbol, args.exchange) if w]
+    at_ms = parse_time(args.at) if args.at else None
+    answer, png = asyncio.run(_risk(settings_from_args(args), " ".join(words), at_ms, args.out is not None))
+    if args.out and png is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(png)
+    if args.json:
+        print_json(risk_json(answer))
+    else:
+        print(risk_text(answer))
+        if args.out:
+            print(f"image written to {args.out}")
     return 0
