@@ -20,6 +20,7 @@ from bot.chat.service import ChatService
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine
+from bot.market.ccxt_source import CcxtSource
 from bot.market.liq_watcher import LiquidationWatcher
 from bot.market.source import MarketSource, source_from_settings
 from bot.market.stored_source import StoredSource
@@ -121,8 +122,10 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
         return await asyncio.to_thread(liquidations.load_prints, db, symbol, since_ms, until_ms)
 
     # Replayed datasets carry their own liquidations.csv (the engine reads them up to virtual now).
+    live = source.inner if isinstance(source.inner, CcxtSource) else None
     engine = MapEngine(source, clock=clock, tick_ms=int(settings.tick_seconds * 1000), previous_store=stored_clusters,
-                       prints_store=stored_prints if watcher is not None else None)
+                       prints_store=stored_prints if watcher is not None else None,
+                       live_extras=live.live_extras if live is not None else None)
     job = AlertJob(db, engine, settings, clock, holder=make_worker_id("job"), metrics=metrics)
     service = ChatService(
         db, engine, settings, render_cache=RenderCache(metrics=metrics), job=job, clock=clock, metrics=metrics

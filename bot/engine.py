@@ -9,7 +9,7 @@ previous clusters of each (symbol, window) so that cluster ids stay stable acros
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from cachetools import LRUCache
@@ -18,8 +18,10 @@ from bot.caching import BoundedTtlCache, KeyedLocks
 from bot.clock import Clock, VirtualClock, wall_ms
 from bot.market.freshness import DEFAULT_TICK_MS, split_live, stale_budget_ms
 from bot.market.source import MarketSource, SourceResult
-from bot.market.types import Freshness
+from bot.market.types import Freshness, MarketSeries
 from bot.model.build import build_map
+from bot.model.context import LiquidationPrints
+from bot.model.market_context import LiveExtras, build_context, prints_from_series
 from bot.model.params import DEFAULT_PARAMS, ModelParams
 from bot.model.types import WINDOWS, Cluster, LiqMap, window_ms
 
@@ -27,6 +29,8 @@ MAX_KEYS = 256  # (symbol, window) pairs whose last clusters are remembered (for
 MAP_CACHE_ENTRIES = 24  # current maps kept for reuse (~5 MB each)
 PreviousClusters = tuple[int, tuple[Cluster, ...]]  # (as-of UTC ms, clusters)
 PreviousStore = Callable[[str, str], Awaitable[PreviousClusters | None]]
+PrintsStore = Callable[[str, int, int], Awaitable[LiquidationPrints | None]]  # (symbol, since ms, until ms]
+LiveExtrasFeed = Callable[[str], Awaitable[Mapping[str, LiveExtras]]]  # symbol -> per exchange, about now only
 
 
 @dataclass
@@ -62,6 +66,8 @@ class MapEngine:
     clock: Clock = wall_ms
     tick_ms: int = DEFAULT_TICK_MS
     previous_store: PreviousStore | None = None
+    prints_store: PrintsStore | None = None
+    live_extras: LiveExtrasFeed | None = None
     _previous: LRUCache[tuple[str, str], PreviousClusters] = field(default_factory=lambda: LRUCache(MAX_KEYS))
     _locks: KeyedLocks[tuple[str, str]] = field(default_factory=KeyedLocks)
     _current: BoundedTtlCache[tuple[str, str], tuple[int, MapResult]] = field(
@@ -125,12 +131,27 @@ class MapEngine:
         missing = tuple(e for e in configured if e in split.missing)
         replay = isinstance(self.clock, VirtualClock)  # any run on the virtual clock is a replay
         m = replace(m, symbol=m.symbol or symbol, missing_exchanges=missing, replay=replay)
+        m = await self._with_context(m, split.live, span, live=current or end >= now - self.tick_ms)
         out = MapResult(map=m, freshness=result.freshness)
         if m.exchanges:
             self._previous[key] = (m.at, m.clusters)
             if current or end >= now - self.tick_ms:  # a map of now: the current one for a tick
                 self._current.put(key, (now, out), now + 2 * self.tick_ms, now)  # max_age decides reuse
         return out
+
+    async def _with_context(self, m: LiqMap, series: list[MarketSeries], span: int, *, live: bool) -> LiqMap:
+        """``m`` with its real liquidations over the window (``prints_store``, else what replayed series carry)
+        and its context; the live extras (long/short ratio, predicted funding) only on a map of now on the wall
+        clock, since they describe the present."""
+        since = m.at - span
+        prints = await self.prints_store(m.symbol, since, m.at) if self.prints_store is not None else None
+        if prints is None:
+            prints = prints_from_series(series, since, m.at)
+        extras: Mapping[str, LiveExtras] = {}
+        if live and self.live_extras is not None and not isinstance(self.clock, VirtualClock) and m.symbol:
+            extras = await self.live_extras(m.symbol)
+        context = build_context(series, window=m.window, at_ms=m.at, span_ms=span, prints=prints, extras=extras)
+        return replace(m, prints=prints, context=context)
 
     async def _previous_clusters(self, key: tuple[str, str]) -> tuple[Cluster, ...]:
         """The clusters of the map ids are matched against (see ``_previous_of``)."""

@@ -16,6 +16,7 @@ from cachetools import LRUCache
 from numpy.typing import NDArray
 
 from bot.clock import wall_ms
+from bot.market.ccxt_extras import LiveExtrasCache
 from bot.market.ccxt_fetch import RetryPolicy, fetch_candles, fetch_funding, fetch_open_interest, fetch_tiers
 from bot.market.exchanges import profile_for
 from bot.market.result import SourceResult
@@ -23,6 +24,7 @@ from bot.market.series_ops import cut, drop_before, merge
 from bot.market.symbols import display_symbol
 from bot.market.tiers import default_tiers
 from bot.market.types import Freshness, LeverageTier, MarketSeries, timeframe_ms
+from bot.model.market_context import LiveExtras
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class CcxtSource:
         # the least recently used history is dropped and simply fetched again when asked for.
         self._cache: LRUCache[tuple[str, str, str], MarketSeries] = LRUCache(CACHED_SERIES)
         self._tiers: LRUCache[tuple[str, str], tuple[LeverageTier, ...]] = LRUCache(CACHED_SERIES)
+        self._extras: LiveExtrasCache | None = None
 
     def _client(self, exchange_id: str) -> Any:
         if exchange_id not in self._clients:
@@ -129,6 +132,18 @@ class CcxtSource:
             log.warning("%s market list unavailable: %s", exchange_id, describe_error(exc))
             return None
         return symbol in ex.markets
+
+    async def client_with_markets(self, exchange_id: str) -> Any:
+        """The ccxt exchange object of ``exchange_id`` with its market list loaded (None when it cannot be)."""
+        ex = self._client(exchange_id)
+        await self._load_markets(ex)
+        return ex
+
+    async def live_extras(self, symbol: str) -> Mapping[str, LiveExtras]:
+        """Each exchange's long/short ratio and predicted funding for ``symbol`` (cached 5 minutes)."""
+        if self._extras is None:
+            self._extras = LiveExtrasCache(self.client_with_markets, self.exchanges, self._clock)
+        return await self._extras.get(symbol)
 
     async def supports(self, symbol: str) -> bool:
         """True when any configured exchange lists ``symbol`` (a unified symbol) or cannot say right now; from the

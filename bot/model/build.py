@@ -93,6 +93,13 @@ class _Pending:
     heat_short: F64
     notes: list[str]
     exchanges: list[str]
+    candles: int = 0  # candles of every contributing series in the window
+    from_oi: int = 0  # of which modelled from open-interest changes (the rest from the volume proxy)
+
+    @property
+    def oi_share(self) -> float:
+        """Share of the window's candles modelled from open interest, 0..1 (NaN when none contributed)."""
+        return self.from_oi / self.candles if self.candles else float("nan")
 
 
 def _pending_over_exchanges(
@@ -105,6 +112,7 @@ def _pending_over_exchanges(
     heat_long = heat_short = np.zeros((times.size, b))
     notes: list[str] = []
     exchanges: list[str] = []
+    candles = from_oi = 0
     for s in live:
         start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
         flows = series_flows(s, start, params)
@@ -112,6 +120,7 @@ def _pending_over_exchanges(
         if flows.n == 0 or not (flows.deposit > 0).any():
             continue
         exchanges.append(s.exchange)
+        candles, from_oi = candles + flows.n, from_oi + flows.from_oi
         lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
         long_lev += lv
         short_lev += sv
@@ -120,7 +129,7 @@ def _pending_over_exchanges(
             heat_long, heat_short = hl, hs
         else:
             heat_long, heat_short = heat_long + hl, heat_short + hs
-    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges)
+    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, candles, from_oi)
 
 
 def build_map(
@@ -167,5 +176,6 @@ def build_map(
         short_by_lev=pending.short_lev, heat_time=path.times, heat_long=pending.heat_long,
         heat_short=pending.heat_short, close_time=path.times.copy(), close=path.close_line, clusters=clusters,
         synthetic=synthetic, oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
+        oi_share=pending.oi_share,
         path_time=path.close_time, path_low=path.low, path_high=path.high,
     )

@@ -81,6 +81,8 @@ class LiquidationPrints:
         is_long: (k,) True when a long position was liquidated (a sell), False for a short.
         exchanges: the exchanges the events came from.
         lower_bound: True when a feed is throttled, so sums are lower bounds.
+        source: "stream" (the exchanges' websocket feeds) or "dataset" (a replayed ``liquidations.csv``).
+        exchange_ix: (k,) index into ``exchanges`` of each event's exchange (None: not known per event).
     """
 
     time_ms: I64
@@ -89,18 +91,30 @@ class LiquidationPrints:
     is_long: B8
     exchanges: tuple[str, ...] = ()
     lower_bound: bool = False
-    source: str = field(default="stream")  # "stream" (live websocket) | "dataset" (replayed liquidations.csv)
+    source: str = field(default="stream")
+    exchange_ix: I64 | None = None
 
     @property
     def n(self) -> int:
         """Number of events."""
         return int(self.time_ms.shape[0])
 
+    def _where(self, keep: B8, exchanges: tuple[str, ...] | None = None) -> LiquidationPrints:
+        ix = None if self.exchange_ix is None else self.exchange_ix[keep]
+        return LiquidationPrints(self.time_ms[keep], self.price[keep], self.usd[keep], self.is_long[keep],
+                                 self.exchanges if exchanges is None else exchanges, self.lower_bound, self.source, ix)
+
     def between(self, since_ms: int, until_ms: int) -> LiquidationPrints:
         """Events with ``since_ms < time_ms <= until_ms``."""
-        keep = (self.time_ms > since_ms) & (self.time_ms <= until_ms)
-        return LiquidationPrints(self.time_ms[keep], self.price[keep], self.usd[keep], self.is_long[keep],
-                                 self.exchanges, self.lower_bound, self.source)
+        return self._where((self.time_ms > since_ms) & (self.time_ms <= until_ms))
+
+    def of_exchange(self, exchange: str) -> LiquidationPrints:
+        """The events of one exchange (all of them when only that exchange is listed; none when not per event)."""
+        if self.exchanges == (exchange,):
+            return self
+        if self.exchange_ix is None or exchange not in self.exchanges:
+            return self._where(np.zeros(self.n, dtype=bool), (exchange,))
+        return self._where(self.exchange_ix == self.exchanges.index(exchange), (exchange,))
 
     def totals(self) -> tuple[float, float]:
         """(long USD, short USD) liquidated."""

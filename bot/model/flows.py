@@ -42,6 +42,8 @@ class Flows:
         close_factor: (n,) multiplier in (0, 1] applied at candle k to positions opened before k.
         notes: human-readable remarks on proxies used.
         inverse: True for an inverse (coin-margined) contract, whose positions liquidate by the inverse formula.
+        from_oi: how many of the ``n`` candles took their deposit from open-interest changes (the rest: the volume
+            proxy).
     """
 
     close_time: I64
@@ -54,6 +56,7 @@ class Flows:
     short_share: F64
     notes: tuple[str, ...] = ()
     inverse: bool = False
+    from_oi: int = 0
 
     @property
     def n(self) -> int:
@@ -241,6 +244,7 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
         short_share=short_share,
         notes=tuple(notes),
         inverse=series.contract == "inverse",
+        from_oi=int(known.sum()),
     )
 
 

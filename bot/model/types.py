@@ -88,6 +88,8 @@ class LiqMap:
             must be labelled REPLAY wherever shown, as ``synthetic`` is labelled SYNTHETIC.
         path_time / path_low / path_high: (p,) close time ms and low/high USD of each candle of the price
             reference series in the window: the traded path, wicks included (sweeps are judged on it).
+        oi_share: share of the window's candles modelled from open-interest changes, 0..1 (the rest from the
+            traded-volume proxy; NaN when nothing contributed). The footer states it.
         context: OI, funding, long/short ratio and realized liquidations beside the map (None until attached).
         prints: real liquidation events over the window (None when no feed recorded any), drawn as bubbles.
     """
@@ -119,6 +121,7 @@ class LiqMap:
     path_time: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     path_low: F64 = field(default_factory=lambda: np.zeros(0))
     path_high: F64 = field(default_factory=lambda: np.zeros(0))
+    oi_share: float = float("nan")
     context: MapContext | None = None
     prints: LiquidationPrints | None = None
 
@@ -158,4 +161,6 @@ class LiqMap:
             },
             "clusters": [c.to_json() for c in self.clusters],
             "synthetic": bool(self.synthetic),
+            "modelled_from_oi_share": None if self.oi_share != self.oi_share else float(self.oi_share),
+            "context": None if self.context is None else self.context.to_json(),
         }

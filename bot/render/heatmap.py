@@ -13,6 +13,7 @@ from bot.format import fmt_price
 from bot.model.types import LiqMap
 from bot.render.bubbles import draw_prints
 from bot.render.checks import finite_usd
+from bot.render.frame import start_chart
 from bot.render.labels import draw_cluster_labels, pick_clusters
 from bot.render.palette import Palette, add_colorbar, check_palette, heat_norm, heat_rgba
 from bot.render.theme import (
@@ -21,7 +22,6 @@ from bot.render.theme import (
     MAIN_RECT,
     PRICE,
     set_price_axis,
-    start_chart,
     style_axes,
     text_kw,
 )

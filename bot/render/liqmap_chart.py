@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 from bot.format import fmt_price, fmt_usd
 from bot.model.types import LiqMap
 from bot.render.checks import finite_usd
+from bot.render.frame import start_chart
 from bot.render.theme import (
     BG,
     FONT,
@@ -25,7 +26,6 @@ from bot.render.theme import (
     SHORT,
     SMALL_SIZE,
     set_price_axis,
-    start_chart,
     style_axes,
     style_ticks,
     text_kw,

@@ -16,6 +16,8 @@ import numpy.typing as npt
 from matplotlib import colormaps
 from matplotlib.colors import LinearSegmentedColormap, to_rgba_array
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from bot.format import fmt_usd
 from bot.render.theme import BG, MUTED, SMALL_SIZE, text_kw
@@ -121,6 +123,13 @@ def colorbar_ticks(norm: HeatNorm, count: int = 3) -> list[float]:
     return ticks
 
 
+TICK_GAP_PX = 6.0  # at least this much space between two colour-bar tick labels
+
+
+def _tick_texts(fig: Figure) -> list[Text]:
+    return [t for t in fig.texts if t.get_gid() == "colorbar-tick"]
+
+
 def add_colorbar(fig: Figure, norm: HeatNorm, palette: Palette, rect: tuple[float, float, float, float],
                  caption: str) -> None:
     """A horizontal USD colour bar at ``rect`` (figure fractions): rows 'short' over 'long', or one row.
@@ -149,7 +158,15 @@ def add_colorbar(fig: Figure, norm: HeatNorm, palette: Palette, rect: tuple[floa
             fig.text(x - 0.004, row_mid, name, ha="right", va="center", **text_kw(SMALL_SIZE, MUTED),
                      gid="colorbar-row")
     ticks = colorbar_ticks(norm)
-    for i, tick in enumerate(ticks):
-        last = i == len(ticks) - 1  # the saturation value sits at the bar's right end: keep it inside the image
-        fig.text(x + norm.position(tick) * w, y - 0.006, fmt_usd(tick), ha="right" if last else "center",
-                 va="top", **text_kw(SMALL_SIZE, MUTED), gid="colorbar-tick")
+    placed: list[Bbox] = []
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    for i, tick in reversed(list(enumerate(ticks))):  # the saturation value first: it is always shown
+        last = i == len(ticks) - 1  # it sits at the bar's right end: keep it inside the image
+        label = fig.text(x + norm.position(tick) * w, y - 0.006, fmt_usd(tick), ha="right" if last else "center",
+                         va="top", **text_kw(SMALL_SIZE, MUTED), gid="colorbar-tick")
+        box = label.get_window_extent(renderer).expanded(1.0, 1.0).padded(TICK_GAP_PX / 2)
+        if fmt_usd(tick) in {t.get_text() for t in _tick_texts(fig) if t is not label} or any(
+                box.overlaps(b) for b in placed):
+            label.remove()  # would overlap (or repeat) a label already placed: e.g. "$400k$837k"
+            continue
+        placed.append(box)

@@ -17,7 +17,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from bot.format import fmt_price, fmt_time_utc, fmt_usd
 from bot.model.types import LiqMap
-from bot.render.checks import degenerate_reason, validate
 
 # 6.4 x 3.6 in at 200 dpi = 1280 x 720 px: text at 7-10 pt is 20-28 px tall, readable on a phone.
 FIGSIZE: tuple[float, float] = (6.4, 3.6)
@@ -45,7 +44,7 @@ WARN = "#ffb020"
 GridAxis = Literal["x", "y", "both", ""]
 
 # Main plotting area in figure fractions (left, bottom, width, height); the right margin holds labels.
-MAIN_RECT: tuple[float, float, float, float] = (0.075, 0.115, 0.695, 0.735)
+MAIN_RECT: tuple[float, float, float, float] = (0.075, 0.16, 0.695, 0.69)  # the context strip sits below
 TITLE_Y = 0.955
 SUBTITLE_Y = 0.893
 
@@ -154,32 +153,30 @@ def add_header(fig: Figure, m: LiqMap, chart_name: str) -> None:
         fig.add_artist(note)
 
 
+def basis_text(oi_share: float) -> str:
+    """What the map was built from, by the share (0..1, NaN: unknown) of its candles modelled from open interest:
+    ``modelled from open interest``, ``... from traded volume (no open-interest data)``, or the mix."""
+    if not math.isfinite(oi_share):
+        return "modelled from market data"
+    if oi_share >= 0.995:
+        return "modelled from open interest"
+    if oi_share <= 0.005:
+        return "modelled from traded volume (no open-interest data)"
+    return f"modelled from open interest ({100 * (1 - oi_share):.0f}% of candles from traded volume)"
+
+
 def add_marks(fig: Figure, m: LiqMap) -> None:
-    """Footer: the 'estimate' mark (always), a 'SYNTHETIC DATA' badge when the source is synthetic and a 'REPLAY'
-    badge with the virtual time when recorded data is played back as live."""
-    fig.text(0.988, 0.025, "ESTIMATE · modelled from open interest, not exchange data", ha="right",
+    """Footer: the 'estimate' mark stating what the map was built from (always), a 'SYNTHETIC DATA' badge when the
+    source is synthetic and a 'REPLAY' badge with the virtual time when recorded data is played back as live."""
+    fig.text(0.988, 0.025, f"ESTIMATE · {basis_text(m.oi_share)}, not exchange data", ha="right",
              va="center", **text_kw(SMALL_SIZE, MUTED, style="italic"), gid="estimate")
     badges = [(" SYNTHETIC DATA ", "synthetic")] if m.synthetic else []
     if m.replay:
         badges.append((f" REPLAY · {fmt_time_utc(m.at)} ", "replay"))
-    for row, (text, gid) in enumerate(badges):  # stacked upwards from the footer
-        fig.text(0.012, 0.025 + 0.04 * row, text, ha="left", va="center",
+    for row, (text, gid) in enumerate(badges):  # side by side on the footer line (the context strip is above)
+        fig.text(0.012 + 0.14 * row, 0.025, text, ha="left", va="center",
                  **text_kw(SUBTITLE_SIZE, "#111111", fontweight="bold"), gid=gid,
                  bbox={"boxstyle": "round,pad=0.25", "facecolor": WARN, "edgecolor": "none"})
-
-
-def start_chart(m: LiqMap, chart_name: str, kind: str) -> tuple[Figure, bool]:
-    """A new figure with the header and marks every chart has, and whether it is complete already: a degenerate
-    map (empty, flat) gets its explaining message instead of a chart."""
-    validate(m)
-    fig = new_figure()
-    add_header(fig, m, chart_name)
-    add_marks(fig, m)
-    reason = degenerate_reason(m, kind)
-    if reason is not None:
-        add_message(fig, *reason)
-        return fig, True
-    return fig, False
 
 
 def add_message(fig: Figure, headline: str, detail: str = "") -> None:

@@ -53,6 +53,9 @@ async def test_liqmap_defers_then_answers_with_embed_and_png(simcord_env: simcor
     assert embed.title is not None and embed.title.startswith("BTCUSDT 24h liquidation map")
     assert "Below (longs)" in (embed.description or "") and "SYNTHETIC" in (embed.description or "")
     assert embed.image.url == "attachment://liqmap.png"
+    fields = {f.name: f.value or "" for f in embed.fields}  # the context, as fields (issue: beside the map)
+    assert fields["Open interest"].startswith("$") and "24h)" in fields["Open interest"]
+    assert "(8h" in fields["Funding"] and "%/yr" in fields["Funding"]
     attachment = message.attachments[0]
     assert attachment.filename == "liqmap.png"
     assert (await attachment.read()).startswith(PNG)

@@ -84,6 +84,15 @@ class Tape:
         """Funding rate settled at ``t`` (fraction)."""
         return f"{0.0001 + 0.00005 * math.sin(t / (4 * DAY)):.8f}"
 
+    @staticmethod
+    def long_short(t: int) -> float:
+        """Accounts long over accounts short at ``t``."""
+        return 1.5 + 0.3 * math.sin(t / (1.1 * DAY))
+
+    def predicted_funding(self) -> str:
+        """The rate the next settlement will charge, as predicted now."""
+        return f"{0.00012 + 0.00003 * math.sin(self.now_ms / DAY):.8f}"
+
     def times(self, step: int, lo: int, hi: int) -> list[int]:
         """Ascending aligned instants in [max(lo, start), min(hi, now)]."""
         first = max(lo, self.start_ms)
@@ -272,6 +281,32 @@ def bn_funding(tape: Tape, q: dict[str, str]) -> Reply:
                   "markPrice": money(tape.price(t))} for t in ts[:limit]]
 
 
+RATIO_STEP = 5 * 60_000
+
+
+def bn_long_short(tape: Tape, q: dict[str, str]) -> Reply:
+    bad = _bn_symbol(q)
+    if bad:
+        return bad
+    ts = tape.times(RATIO_STEP, tape.now_ms - DAY, tape.now_ms)[-(_int(q, "limit", 30) or 30):]
+    out = []
+    for t in ts:
+        r = tape.long_short(t)
+        out.append({"symbol": q["symbol"], "longShortRatio": f"{r:.4f}", "longAccount": f"{r / (1 + r):.4f}",
+                    "shortAccount": f"{1 / (1 + r):.4f}", "timestamp": t})
+    return 200, out
+
+
+def bn_premium_index(tape: Tape, q: dict[str, str]) -> Reply:
+    bad = _bn_symbol(q)
+    if bad:
+        return bad
+    p = money(tape.price(tape.now_ms))
+    return 200, {"symbol": q["symbol"], "markPrice": p, "indexPrice": p, "estimatedSettlePrice": p,
+                 "lastFundingRate": tape.predicted_funding(), "interestRate": "0.00010000",
+                 "nextFundingTime": -(-tape.now_ms // FUNDING_EVERY) * FUNDING_EVERY, "time": tape.now_ms}
+
+
 def bn_private(tape: Tape, q: dict[str, str]) -> Reply:
     return 401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
 
@@ -328,6 +363,16 @@ def bb_funding(tape: Tape, q: dict[str, str]) -> Reply:
                  limit)
     rows = [{"symbol": q["symbol"], "fundingRate": tape.funding(t), "fundingRateTimestamp": str(t)} for t in ts]
     return 200, _bb({"category": q.get("category"), "list": rows})
+
+
+def bb_account_ratio(tape: Tape, q: dict[str, str]) -> Reply:
+    bad = _bb_symbol(q)
+    if bad:
+        return bad
+    ts = tape.times(RATIO_STEP, tape.now_ms - DAY, tape.now_ms)[-(_int(q, "limit", 50) or 50):]
+    rows = [{"symbol": "BTCUSDT", "buyRatio": f"{tape.long_short(t) / (1 + tape.long_short(t)):.6f}",
+             "sellRatio": f"{1 / (1 + tape.long_short(t)):.6f}", "timestamp": str(t)} for t in reversed(ts)]
+    return 200, _bb({"list": rows, "nextPageCursor": ""})
 
 
 def bb_risk_limit(tape: Tape, q: dict[str, str]) -> Reply:
@@ -411,6 +456,24 @@ def okx_funding(tape: Tape, q: dict[str, str]) -> Reply:
                        "realizedRate": tape.funding(t)} for t in ts])
 
 
+def okx_long_short(tape: Tape, q: dict[str, str]) -> Reply:
+    bad = _okx_symbol(q)
+    if bad:
+        return bad
+    ts = tape.times(RATIO_STEP, tape.now_ms - DAY, tape.now_ms)[-(_int(q, "limit", 100) or 100):]
+    return 200, _okx([[str(t), f"{tape.long_short(t):.6f}"] for t in reversed(ts)])
+
+
+def okx_funding_rate(tape: Tape, q: dict[str, str]) -> Reply:
+    bad = _okx_symbol(q)
+    if bad:
+        return bad
+    nxt = -(-tape.now_ms // FUNDING_EVERY) * FUNDING_EVERY
+    return 200, _okx([{"instType": "SWAP", "instId": "BTC-USDT-SWAP", "fundingRate": tape.predicted_funding(),
+                       "fundingTime": str(nxt), "nextFundingRate": "", "nextFundingTime": str(nxt + FUNDING_EVERY),
+                       "ts": str(tape.now_ms)}])
+
+
 def okx_position_tiers(tape: Tape, q: dict[str, str]) -> Reply:
     if q.get("instFamily") != "BTC-USDT":
         return 200, {"code": "51001", "msg": "Instrument ID does not exist", "data": []}
@@ -423,6 +486,9 @@ ROUTES: dict[tuple[str, str], Callable[[Tape, dict[str, str]], Reply]] = {
     ("binanceusdm", "/futures/data/openInterestHist"): bn_open_interest,
     ("binanceusdm", "/fapi/v1/fundingRate"): bn_funding,
     ("binanceusdm", "/fapi/v1/leverageBracket"): bn_private,
+    ("binanceusdm", "/futures/data/globalLongShortAccountRatio"): bn_long_short,
+    ("binanceusdm", "/fapi/v1/premiumIndex"): bn_premium_index,
+    ("bybit", "/v5/market/account-ratio"): bb_account_ratio,
     ("bybit", "/v5/market/instruments-info"): bb_instruments,
     ("bybit", "/v5/market/kline"): bb_kline,
     ("bybit", "/v5/market/open-interest"): bb_open_interest,
@@ -434,4 +500,6 @@ ROUTES: dict[tuple[str, str], Callable[[Tape, dict[str, str]], Reply]] = {
     ("okx", "/api/v5/rubik/stat/contracts/open-interest-history"): okx_open_interest,
     ("okx", "/api/v5/public/funding-rate-history"): okx_funding,
     ("okx", "/api/v5/public/position-tiers"): okx_position_tiers,
+    ("okx", "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"): okx_long_short,
+    ("okx", "/api/v5/public/funding-rate"): okx_funding_rate,
 }

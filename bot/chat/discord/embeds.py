@@ -17,6 +17,9 @@ IMAGE_NAME = "liqmap.png"
 CONTENT_LIMIT = 2000  # characters of a Discord message's content
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
+FIELD_COUNT_LIMIT = 25  # fields per embed
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
 LONG_COLOUR = discord.Colour.red()  # long clusters sit below price: a sweep liquidates longs
 SHORT_COLOUR = discord.Colour.green()
 NEUTRAL_COLOUR = discord.Colour.blurple()
@@ -54,8 +57,12 @@ def alert_embed(text: str, side: str | None, *, with_image: bool) -> discord.Emb
 
 
 def map_embed(reply: Reply) -> discord.Embed:
-    """The ``/liqmap`` answer: the caption (top clusters, exchanges, time) above the heatmap image."""
-    return text_embed(reply.text, NEUTRAL_COLOUR, with_image=reply.png is not None)
+    """The ``/liqmap`` answer: the caption (top clusters, context, exchanges, time) above the heatmap image, and the
+    context (open interest, funding per exchange, long/short ratio, realized liquidations) as fields."""
+    embed = text_embed(reply.text, NEUTRAL_COLOUR, with_image=reply.png is not None)
+    for name, value in reply.fields[:FIELD_COUNT_LIMIT]:
+        embed.add_field(name=clip(name, FIELD_NAME_LIMIT), value=clip(value, FIELD_VALUE_LIMIT), inline=True)
+    return embed
 
 
 def code_block(text: str) -> str:
