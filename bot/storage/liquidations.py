@@ -45,8 +45,8 @@ def insert_events(db: Database, rows: Sequence[LiqRow]) -> int:
     with db.session() as s:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = [asdict(r) for r in rows[start:start + INSERT_CHUNK]]
-            stmt = upsert_insert(s, EVENTS).values(chunk).on_conflict_do_nothing()
-            added += int(getattr(s.execute(stmt), "rowcount", 0) or 0)
+            stmt = upsert_insert(s, EVENTS).values(chunk).on_conflict_do_nothing().returning(EVENTS.c.id)
+            added += len(s.execute(stmt).all())  # RETURNING: rowcount is -1 for this on psycopg
     return added
 
 

@@ -13,8 +13,10 @@ import pytest
 from bot.app import App
 from bot.storage.liquidations import LiqRow, count_events, load_prints, load_rows
 from tests.conftest import shared_dataset
-from tests.liquidations.conftest import until
+from tests.liquidations.conftest import live_options, until
 from tests.market.conftest import NOW
+from tests.reliability.shipped import ALL, shipped_app, shipped_settings
+from tests.standins.exchange_server import ExchangeServer, closed_port
 from tests.standins.liquidation_ws import LiquidationWsServer, bybit_event, bybit_frame, okx_frame
 
 SYMBOL = "BTC/USDT:USDT"
@@ -146,3 +148,22 @@ async def test_malformed_frames_are_skipped_and_the_connection_keeps_working(
     [row] = rows(app, exchange)
     assert (row.side, row.amount, row.price) == ("long", pytest.approx(0.3), 63000.0)
     assert ws.connects[exchange] == 1  # never needed a reconnect
+
+
+async def test_feeds_down_never_block_the_periodic_job(tmp_path: Path, rest: ExchangeServer) -> None:
+    """Every liquidation websocket refused: the watcher keeps backing off in its own tasks while the job ticks,
+    alerts and its maps simply carry no prints yet (an empty record, the feed being configured)."""
+    options = live_options(rest, LiquidationWsServer(port=closed_port()))
+    app = await shipped_app(shipped_settings(tmp_path, rest, exchange_options=options), rest)
+    try:
+        assert app.liquidations is not None
+        app.liquidations.start()
+        await until(lambda: all(app.metrics.registry.get_sample_value(
+            "liqmap_liquidation_stream_reconnects_total", {"exchange": e}) for e in ALL))
+        report = await app.job.tick()
+        assert report.ran and report.ok
+        m = (await app.engine.compute(SYMBOL, "24h", at_ms=NOW)).map
+        assert m.prints is not None and m.prints.n == 0
+    finally:
+        await app.close()
+    assert count_events(app.db) == 0
