@@ -58,4 +58,5 @@ def test_risk_json_with_size_symbol_and_exchange(capsys: pytest.CaptureFixture[s
 ])
 def test_risk_bad_input(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], needle: str) -> None:
     code, out, err = run(capsys, "risk", *argv, "--source", "sim", "--at", AT)
+    assert out == ""
     assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
