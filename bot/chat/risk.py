@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.alerts.messages import with_footer
-from bot.alerts.position import fmt_liq
+from bot.alerts.position import fmt_liq, sub_liq_price
 from bot.chat.parse import CommandError, PositionSpec, parse_position
 from bot.chat.reply import Reply, sub_line
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
@@ -224,7 +224,8 @@ async def position_alert_reply(args: str, map_of: MapOf, source: object, store: 
     a = await run_risk(spec, map_of, source)
     sub = await store(spec, a.venue, a.check.position)
     size_note = " (default size)" if a.size_defaulted else ""
-    return Reply(f"Position alert #{sub.id} added{size_note}: {sub_line(sub)}")
+    beyond = "\nPrice is already beyond this liquidation price." if a.check.beyond else ""
+    return Reply(f"Position alert #{sub.id} added{size_note}: {sub_line(sub)}{beyond}")
 
 
 def precheck(args: str, *, alert: bool = False) -> str | None:
@@ -238,3 +239,9 @@ def precheck(args: str, *, alert: bool = False) -> str | None:
     except CommandError as exc:
         return str(exc)
     return None
+
+
+async def position_png(m: LiqMap, sub: SubscriptionRec) -> bytes:
+    """A position alert's image: the map chart with the subscription's entry and liquidation lines."""
+    marks = RiskMarks(float(sub.entry_price or 0.0), sub_liq_price(sub), sub.sides)
+    return await render_risk_png_async(m, marks)

@@ -32,7 +32,7 @@ from bot.chat.parse import (
     shown,
 )
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
-from bot.chat.risk import RISK_WINDOW, Venue, position_alert_reply, risk_reply
+from bot.chat.risk import RISK_WINDOW, Venue, position_alert_reply, position_png, risk_reply
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
@@ -385,8 +385,9 @@ class ChatService:
         return await self._guard("status", chat, run)
 
     async def alert_png(self, alert: AlertRec) -> bytes | None:
-        """The current heatmap of the alert's (symbol, window), for ``Dispatcher(image_for=...)``; None when the
-        subscription is gone or the map cannot be made (the alert then goes out as text)."""
+        """The current heatmap of the alert's (symbol, window), for ``Dispatcher(image_for=...)`` (a position alert:
+        the map chart with its entry and liquidation lines); None when the subscription is gone or the map cannot
+        be made (the alert then goes out as text)."""
         if alert.subscription_id is None:
             return None
         sub = cast(SubscriptionRec | None, await self._db(subscriptions.get_subscription, alert.subscription_id))
@@ -394,6 +395,8 @@ class ChatService:
             return None
         try:
             result, version = await self.map_for(sub.symbol, sub.window)
+            if sub.kind == "position":
+                return await position_png(result.map, sub)
             return await self.renders.get_or_render(result.map, "heatmap", "default", version=version)
         except LiqmapError as exc:  # e.g. every exchange down right now: expected, no traceback
             log.warning("alert %d: no image (%s); sending text only", alert.id, exc)

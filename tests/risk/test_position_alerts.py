@@ -12,15 +12,18 @@ import pytest
 from bot.alerts.job import AlertJob
 from bot.alerts.position import LIQ_TARGET, evaluate_positions, sub_liq_price
 from bot.chat.parse import DEFAULT_COOLDOWN_S
+from bot.chat.reply import ChatRef
+from bot.chat.service import ChatService
 from bot.engine import MapEngine
 from bot.market.replay_source import ReplaySource
 from bot.market.source import SimSource
 from bot.model.risk import Position, liq_price
+from bot.render import RenderCache
 from bot.storage import chats, outbox, subscriptions
 from bot.storage.db import Database
 from bot.storage.records import SubscriptionRec
 from bot.storage.subscriptions import PositionFields
-from tests.alerts.helpers import EXCHANGES, NOW, Clock, settings
+from tests.alerts.helpers import EXCHANGES, NEAREST, NOW, Clock, settings
 
 TF = 300_000
 START = NOW - 40 * 3_600_000
@@ -104,3 +107,21 @@ async def test_a_cluster_between_price_and_the_level_alerts() -> None:
     assert "between price and your liquidation price" in alert.text
     again = evaluate_positions(m, [sub], {(s.subscription_id, s.cluster_id): s for s in ev.states}, NOW + 60_000)
     assert again.alerts == []  # disarmed (and in its cooldown)
+
+
+async def test_position_alert_added_in_chat_fires_from_the_job_with_the_marked_image(db: Database) -> None:
+    clock = Clock(NOW)
+    engine = MapEngine(SimSource(EXCHANGES, seed=7, now_ms=NOW), clock=clock)
+    service = ChatService(db, engine, settings(), render_cache=RenderCache(), clock=clock)
+    price = (await engine.compute("BTC/USDT:USDT", "24h")).map.price
+    added = await service.alert_position(ChatRef("telegram", "900"), f"long {price:.0f} 10x 1%")
+    assert not added.error and added.text.startswith("Position alert #"), added.text
+    job = AlertJob(db, engine, settings(), clock, holder="pos-chat")
+    assert (await job.tick()).alerts_queued == 1  # the long cluster 0.15% below price sits before the level
+    with db.session() as s:
+        [alert] = outbox.list_alerts(s)
+    assert alert.cluster_id == NEAREST and "between price and your liquidation price" in alert.text
+    png = await service.alert_png(alert)
+    assert png is not None and png.startswith(b"\x89PNG")
+    heat = await service.renders.get_or_render((await engine.current("BTC/USDT:USDT", "24h")).map, "heatmap")
+    assert png != heat  # the position's own chart, not the shared heatmap

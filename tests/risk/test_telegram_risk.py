@@ -94,3 +94,10 @@ async def test_position_alert_is_added_listed_paused_and_removed(bot: Harness) -
     assert removed == f"Alert #{sub_id} removed."
     bad = (await bot.say(ME, "/alert position long 62000 500x", method="sendMessage")).params["text"]
     assert "leverage" in bad or "maximum" in bad
+
+
+async def test_help_lists_risk_and_position_alerts(bot: Harness) -> None:
+    text = (await bot.say(ME, "/help", method="sendMessage")).params["text"]
+    assert "/risk long|short <entry> <leverage>x [size USD] [symbol] [exchange]" in text
+    assert "/risk long 62000 20x" in text
+    assert "/alert position long|short <entry> <leverage>x" in text and "/alert position long 62000 20x 10k 2%" in text
