@@ -1,0 +1,62 @@
+"""/risk and position alerts through the shipped wiring: ``build_app`` (what ``liqmap run`` runs) with production
+defaults (stored-data wrapper over ccxt, 60 s ticks, 30 min cooldowns), ccxt pointed at the exchange stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.model.risk import Position, liq_price
+from tests.market.conftest import NOW
+from tests.reliability.faulty_exchange import FaultyExchangeServer
+from tests.reliability.helpers import alerts
+from tests.reliability.shipped import chat, shipped_app, shipped_settings
+from tests.standins.exchange_server import DAY, MIN, Tape
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FaultyExchangeServer]:
+    standin = FaultyExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW))
+    await standin.start()
+    try:
+        yield standin
+    finally:
+        await standin.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, server: FaultyExchangeServer) -> AsyncIterator[App]:
+    application = await shipped_app(shipped_settings(tmp_path, server), server)
+    try:
+        yield application
+    finally:
+        await application.close()
+
+
+async def test_risk_on_the_shipped_app(app: App) -> None:
+    reply = await app.service.risk(chat(1), "long 62000 20x")
+    assert not reply.error, reply.text
+    assert "Liquidation price: 59,136.55" in reply.text and "binanceusdm, isolated margin" in reply.text
+    assert "(bundled)" in reply.text and "SYNTHETIC" not in reply.text  # Binance's tiers need a key
+    assert reply.png is not None and reply.png.startswith(b"\x89PNG")
+    bad = await app.service.risk(chat(1), "long 62000 60x 5M")
+    assert bad.error and bad.text.startswith("60x is above binanceusdm's maximum of 50x for a $5M position")
+
+
+async def test_position_alert_near_its_level_fires_once_from_the_shipped_job(app: App,
+                                                                             server: FaultyExchangeServer) -> None:
+    price = (await app.engine.current("BTC/USDT:USDT", "24h")).map.price
+    entry = round(price * 1.005)  # long 50x from just above price: the level sits ~1.5% below price
+    level = liq_price(Position(1, float(entry), 50.0, 10_000.0))
+    assert 0 < (price - level) / price * 100 < 2.0
+    added = await app.service.alert_position(chat(2), f"long {entry} 50x 2%")
+    assert not added.error, added.text
+    assert (await app.job.tick()).alerts_queued == 1
+    [alert] = alerts(app.db)
+    assert alert.cluster_id == "liq" and "from your liquidation price" in alert.text
+    server.tape.now_ms = NOW + 5 * MIN  # the next tick, well inside the 30 min cooldown
+    assert (await app.job.tick()).alerts_queued == 0
+    assert await app.service.alert_png(alert) is not None
