@@ -33,6 +33,10 @@ SCRAPED_FAMILIES = {
     "liqmap_commands_total": "counter",
     "liqmap_command_errors_total": "counter",
     "liqmap_render_duration_seconds": "histogram",
+    "liqmap_liquidations_stored_total": "counter",
+    "liqmap_liquidation_stream_reconnects_total": "counter",
+    "liqmap_self_score_range_partial": "gauge",
+    "liqmap_self_score_hours": "gauge",
 }
 
 
