@@ -91,5 +91,6 @@ def sweep_confirmation(prints: LiquidationPrints | None, *, side: str, low: floa
     minutes = max(1, round(float(np.max(t) - np.min(t)) / 60_000))
     span = f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
     bound = "at least " if p.lower_bound else ""
-    where = f" (recorded: {', '.join(p.exchanges)})" if p.exchanges else ""
+    label = "simulated" if p.source == "simulated" else "recorded"  # the synthetic market prints its own
+    where = f" ({label}: {', '.join(p.exchanges)})" if p.exchanges else ""
     return (f"Zone {zone} swept: {bound}{fmt_usd(float(p.usd[keep].sum()))} of {side}s liquidated in {span}{where}")

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import App, build_app
-from bot.config import Settings
+from bot.app import App
 from bot.format import fmt_range, fmt_usd
-from bot.storage import cluster_state, migrate, outbox, snapshots
+from bot.storage import cluster_state, outbox, snapshots
 from bot.storage.db import Database
 from bot.storage.liquidations import count_events
 from bot.storage.records import ClusterStateRec
 from tests.alerts.helpers import add_sub
 from tests.liquidations.conftest import until
 from tests.market.conftest import NOW
+from tests.reliability.shipped import shipped_app, shipped_settings
 from tests.standins.exchange_server import MIN, ExchangeServer
 from tests.standins.liquidation_ws import LiquidationWsServer, bybit_event, bybit_frame
 
@@ -76,13 +76,16 @@ async def test_sweep_without_recorded_liquidations_says_so(app: App, rest: Excha
 
 
 async def test_sweep_without_a_feed_says_nothing_about_it(tmp_path: Path, rest: ExchangeServer) -> None:
-    settings = Settings(_env_file=None, source="sim", data_dir=tmp_path, health_port=0)  # type: ignore[call-arg]
-    migrate.upgrade(settings.resolved_database_url)
-    app = build_app(settings, clock=lambda: NOW)
+    """Live data with the streams turned off (LIQMAP_LIQUIDATION_STREAMS=false): the map has no prints, and the
+    sweep follow-up says nothing about recorded liquidations."""
+    settings = shipped_settings(tmp_path, rest, liquidation_streams=False)
+    app = await shipped_app(settings, rest)
     try:
+        assert app.liquidations is None
         await alerted_zone_above(app)
+        rest.tape.now_ms = NOW + MIN
         await app.job.tick()
         texts = sweeps(app.db)
     finally:
         await app.close()
-    assert texts and all("swept" not in t and "recorded" not in t for t in texts)
+    assert len(texts) == 1 and "swept" not in texts[0] and "recorded" not in texts[0]
