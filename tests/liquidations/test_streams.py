@@ -4,13 +4,14 @@ stores what they parse in a real SQLite file. Reconnects after a dropped connect
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.app import App
+from bot.app import App, run_until_stopped
 from bot.storage.liquidations import LiqRow, count_events, load_prints, load_rows
 from tests.conftest import shared_dataset
 from tests.liquidations.conftest import live_options, until
@@ -167,3 +168,17 @@ async def test_feeds_down_never_block_the_periodic_job(tmp_path: Path, rest: Exc
     finally:
         await app.close()
     assert count_events(app.db) == 0
+
+
+async def test_run_until_stopped_listens_and_stops_cleanly(app: App, ws: LiquidationWsServer) -> None:
+    """What ``liqmap run`` runs: the job, the dispatcher, the self-score and the feeds together until stopped."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_until_stopped(app, stop))
+    for ex in ALL:
+        await ws.subscribed(ex)
+    await ws.push("okx", okx_frame(NOW - 100, "buy", "short", "100", "64000"))
+    await until(lambda: len(rows(app, "okx")) == 1)
+    stop.set()
+    assert await asyncio.wait_for(running, 30) == 0
+    await app.close()  # as run_app's finally does: the feeds' connections close
+    await until(lambda: all(not ws._open[e] for e in ALL))
