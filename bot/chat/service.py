@@ -19,6 +19,7 @@ from bot.chat.limits import SlidingWindowLimit, try_again_text
 from bot.chat.parse import (
     ADD_EXAMPLE,
     ADD_USAGE,
+    DEFAULT_POSITION_PROXIMITY_PCT,
     POSITION_EXAMPLE,
     POSITION_USAGE,
     RISK_EXAMPLE,
@@ -32,12 +33,12 @@ from bot.chat.parse import (
     shown,
 )
 from bot.chat.reply import DISCLAIMER, ChatRef, Reply, levels_text, map_buttons, map_caption, sub_line
-from bot.chat.risk import RISK_WINDOW, Venue, position_alert_reply, position_png, risk_reply
+from bot.chat.risk import DEFAULT_SIZE_USD, RISK_WINDOW, Venue, position_alert_reply, position_png, risk_reply
 from bot.clock import Clock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine, MapResult
 from bot.errors import LiqmapError
-from bot.format import fmt_time_utc
+from bot.format import fmt_time_utc, fmt_usd
 from bot.market.source import is_listed
 from bot.market.symbols import display_symbol
 from bot.model.risk import Position
@@ -358,6 +359,8 @@ class ChatService:
             ]
             lines += [f"#{s.id} {sub_line(s)}" for s in subs]
             lines.append("Defaults for alert add: proximity 1%, any size, both sides, window 24h, cooldown 30m.")
+            lines.append(f"Defaults for alert position: size {fmt_usd(DEFAULT_SIZE_USD)} notional, within "
+                         f"{DEFAULT_POSITION_PROXIMITY_PCT:g}%, binanceusdm (BTCUSD: binancecoinm), cooldown 30m.")
             lines.append("Change one: alert remove <id>, then alert add with new values.")
             return Reply("\n".join(lines))
 

@@ -112,3 +112,8 @@ async def test_help_lists_risk_and_position_alerts(bot: Harness) -> None:
     assert "/risk long|short <entry> <leverage>x [size USD] [symbol] [exchange]" in text
     assert "/risk long 62000 20x" in text
     assert "/alert position long|short <entry> <leverage>x" in text and "/alert position long 62000 20x 10k 2%" in text
+
+
+async def test_settings_state_the_position_alert_defaults(bot: Harness) -> None:
+    text = (await say(bot, "/settings", "sendMessage")).params["text"]
+    assert "Defaults for alert position: size $10k notional, within 2%, binanceusdm" in text
