@@ -65,13 +65,14 @@ def sub_liq_price(sub: SubscriptionRec) -> float:
 
 
 def targets_of(m: LiqMap, sub: SubscriptionRec) -> list[Target]:
-    """(liquidation level first, then the own-side clusters between price and it, nearest first)."""
+    """What ``sub`` watches on ``m``: its liquidation level first, then the own-side clusters between price and it,
+    nearest first; nothing when the position has no liquidation price."""
     pos = position_of(sub)
     level = sub_liq_price(sub)
-    out: list[Target] = []
-    if math.isfinite(level):
-        room = max(distance_pct(m.price, level, pos.side), 0.0)
-        out.append(Target(LIQ_TARGET, sub.sides, level, level, 0.0, room))
+    if not math.isfinite(level):  # e.g. a 1x long: never liquidated, nothing to watch
+        return []
+    room = max(distance_pct(m.price, level, pos.side), 0.0)
+    out = [Target(LIQ_TARGET, sub.sides, level, level, 0.0, room)]
     between = clusters_between(m.clusters, m.price, level, pos.side)
     if between:
         dist = cluster_distance_pct(_arrays(between), m.price)
@@ -142,3 +143,15 @@ def evaluate_positions(m: LiqMap, subs: Sequence[SubscriptionRec],
     alerts = [a for s in subs if s.kind == "position" and math.isfinite(m.price) and m.price > 0
               for a in [_evaluate_one(m, s, work, now_ms, changed)] if a is not None]
     return Evaluation(alerts, list(changed.values()))
+
+
+def position_line(sub: SubscriptionRec) -> str:
+    """``BTCUSDT long 62,000 20x $10k on binanceusdm · liq 59,136.55 · within 2% · cooldown 30m`` (+ ``· paused``)."""
+    parts = [f"{display_symbol(sub.symbol)} {sub.sides} {fmt_price(float(sub.entry_price or 0), full=True)} "
+             f"{float(sub.leverage or 0):g}x {fmt_usd(float(sub.size_usd or 0))} on {sub.exchange}",
+             f"liq {fmt_liq(sub_liq_price(sub))} (isolated)",
+             f"within {fmt_pct(sub.proximity_pct, 2, signed=False)} of it or of a cluster before it",
+             f"cooldown {sub.cooldown_s // 60}m"]
+    if not sub.enabled:
+        parts.append("paused")
+    return "position " + " · ".join(parts)

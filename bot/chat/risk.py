@@ -222,6 +222,9 @@ async def position_alert_reply(args: str, map_of: MapOf, source: object, store: 
     stored by ``store(spec, venue, position)`` as a position alert on the ``RISK_WINDOW`` map."""
     spec = parse_position(args, alert=True)
     a = await run_risk(spec, map_of, source)
+    if not math.isfinite(a.check.liq):
+        raise CommandError(f"a {spec.leverage:g}x {spec.side} has no liquidation price: nothing to alert on; "
+                           "raise the leverage")
     sub = await store(spec, a.venue, a.check.position)
     size_note = " (default size)" if a.size_defaulted else ""
     beyond = "\nPrice is already beyond this liquidation price." if a.check.beyond else ""

@@ -125,3 +125,9 @@ async def test_position_alert_added_in_chat_fires_from_the_job_with_the_marked_i
     assert png is not None and png.startswith(b"\x89PNG")
     heat = await service.renders.get_or_render((await engine.current("BTC/USDT:USDT", "24h")).map, "heatmap")
     assert png != heat  # the position's own chart, not the shared heatmap
+
+
+async def test_a_position_without_a_liquidation_price_is_refused(db: Database) -> None:
+    service = ChatService(db, MapEngine(SimSource(EXCHANGES, seed=7, now_ms=NOW)), settings(), clock=Clock(NOW))
+    reply = await service.alert_position(ChatRef("telegram", "901"), "long 60000 1x")
+    assert reply.error and reply.text.startswith("a 1x long has no liquidation price")
