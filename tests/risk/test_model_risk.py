@@ -134,3 +134,23 @@ async def test_assess_on_a_sim_map() -> None:
     assert 0.0 < check.reach_24h < 1.0 and check.sigma > 0
     short = assess(Position(side=-1, entry=m.price, leverage=100.0, size_usd=10_000.0), m, 300_000)
     assert short.liq > m.price and short.reach_24h > check.reach_24h  # 100x sits much closer
+
+
+def test_coin_m_tier_matches_binances_published_example() -> None:
+    # Binance FAQ "How to Calculate Liquidation Price of COIN-M Futures Contracts": a 300 BTC BTCUSD position has
+    # MMR 12.5% and maintenance amount 11.605 BTC. Tiers are looked up by the notional in BTC (size USD / entry).
+    tier = tier_of(Position(side=1, entry=1.0, leverage=1.0, size_usd=300.0, inverse=True))
+    assert (tier.mmr, tier.cum_usd) == (0.125, pytest.approx(11.605))
+    # The same FAQ: 100 contracts x $100 at 25,000 is 0.4 BTC, level 1 (MMR 0.4%, cum 0). Isolated 20x long:
+    # WB = 0.02 BTC, LP = (Q*MMR + Q) / (WB + cum + Q/EP) = 10,040 / 0.42 = 23,904.76 (hand-computed).
+    pos = Position(side=1, entry=25_000.0, leverage=20.0, size_usd=10_000.0, inverse=True)
+    assert liq_price(pos) == pytest.approx(23_904.76, abs=0.01)
+
+
+def test_coin_m_matches_binances_calculator() -> None:
+    # Binance's own calculator output quoted on Binance's developer forum (dev.binance.vision, "Coin-Margined
+    # Futures Liquidation Price Calculation"): BTCUSD long $10,000,000 at 45,000 with 101 BTC wallet balance (one
+    # position, so the margin is the balance: leverage = 222.2 BTC / 101 BTC) → liquidation price $33,599.40.
+    notional_btc = 10_000_000 / 45_000
+    pos = Position(side=1, entry=45_000.0, leverage=notional_btc / 101, size_usd=10_000_000.0, inverse=True)
+    assert liq_price(pos) == pytest.approx(33_599.40, abs=0.05)
