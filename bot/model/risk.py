@@ -3,8 +3,8 @@
 Conventions as ``bot.model.liquidation``: ``side`` +1 long / -1 short, prices USD, ``size_usd`` the position's
 notional at entry in USD (linear: Q = size / entry BTC; inverse: Q = size USD of contract face value).
 The liquidation price is Binance's one-way isolated formula with the wallet balance = the initial margin
-N / L and the maintenance-margin tier of the position's notional (``isolated_liq_price`` /
-``inverse_isolated_liq_price``). Distances are in % of the current price, positive while the position is safe.
+N / L (``bot.model.liquidation.isolated_factor``, linear and inverse) and the maintenance-margin tier of the
+position's notional at that price. Distances are in % of the current price, positive while the position is safe.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from bot.model.liquidation import (
     DEFAULT_INVERSE_TIERS,
     DEFAULT_TIERS,
     F64,
-    inverse_isolated_liq_price,
-    isolated_liq_price,
+    isolated_factor,
 )
 from bot.model.types import Cluster, LiqMap
 
@@ -59,23 +58,48 @@ def table_of(tiers: Sequence[LeverageTier], inverse: bool) -> tuple[LeverageTier
     return tuple(tiers) or (DEFAULT_INVERSE_TIERS if inverse else DEFAULT_TIERS)
 
 
-def tier_of(pos: Position, tiers: Sequence[LeverageTier] = ()) -> LeverageTier:
-    """The maintenance-margin tier that applies to ``pos`` (its floor <= notional < cap)."""
-    table = table_of(tiers, pos.inverse)
-    n = pos.tier_notional
+def _tier_at(table: tuple[LeverageTier, ...], notional: float) -> LeverageTier:
+    """The tier whose [floor, cap) holds ``notional`` (the table's unit)."""
     for tier in table:
-        if tier.floor_usd <= n < tier.cap_usd:
+        if tier.floor_usd <= notional < tier.cap_usd:
             return tier
-    return table[-1] if n >= table[-1].floor_usd else table[0]
+    return table[-1] if notional >= table[-1].floor_usd else table[0]
+
+
+def tier_of(pos: Position, tiers: Sequence[LeverageTier] = ()) -> LeverageTier:
+    """The maintenance-margin tier of ``pos``'s notional at entry (what its maximum leverage is checked against)."""
+    return _tier_at(table_of(tiers, pos.inverse), pos.tier_notional)
+
+
+def liq_with_tier(pos: Position, tiers: Sequence[LeverageTier] = ()) -> tuple[float, LeverageTier]:
+    """(isolated liquidation price USD, the tier it used). NaN when there is none (a long whose margin covers the
+    whole notional, e.g. 1x, can never be liquidated: the formula gives a price <= 0).
+
+    Binance margins a position by its notional *at the liquidation price* (Q x LP linear, Q / LP inverse): when that
+    falls in another tier than the entry notional, the price is recomputed with that tier's MMR and maintenance
+    amount (Binance's liquidation-price FAQ). Maintenance margin is continuous across tiers, so this settles in a
+    step or two; the initial margin (WB = N / L) stays the entry notional's.
+    """
+    table = table_of(tiers, pos.inverse)
+    n_entry = pos.tier_notional
+    tier = _tier_at(table, n_entry)
+    lp = float("nan")
+    for _ in range(len(table) + 1):
+        k = float(isolated_factor(pos.leverage, pos.side, tier.mmr, tier.cum_usd / n_entry, inverse=pos.inverse))
+        lp = pos.entry * k
+        if not (math.isfinite(lp) and lp > 0):
+            return float("nan"), tier
+        at_level = pos.size_usd / lp if pos.inverse else pos.size_usd * lp / pos.entry
+        nxt = _tier_at(table, at_level)
+        if nxt == tier:
+            break
+        tier = nxt
+    return lp, tier
 
 
 def liq_price(pos: Position, tiers: Sequence[LeverageTier] = ()) -> float:
-    """Isolated-margin liquidation (mark) price of ``pos``, USD; NaN when there is none (a long whose margin
-    covers the whole notional, e.g. 1x, can never be liquidated: the formula gives a price <= 0)."""
-    table = table_of(tiers, pos.inverse)
-    fn = inverse_isolated_liq_price if pos.inverse else isolated_liq_price
-    lp = float(fn(pos.entry, pos.leverage, pos.side, pos.size_usd, table))
-    return lp if math.isfinite(lp) and lp > 0 else float("nan")
+    """Isolated-margin liquidation (mark) price of ``pos``, USD (``liq_with_tier``); NaN when there is none."""
+    return liq_with_tier(pos, tiers)[0]
 
 
 def distance_pct(price: float, level: float, side: int) -> float:
@@ -139,10 +163,11 @@ def reach_within(price: float, level: float, sigma: float, horizon_ms: int = DAY
 class RiskCheck:
     """The answer for one position against one map.
 
-    liq: liquidation price USD (NaN = none); tier: the maintenance-margin tier used; distance_pct: room from price
-    to liq, %; between: own-side clusters between price and liq, nearest first; between_usd: USD of those clusters;
-    reach_24h: probability (0..1) price touches liq within ``horizon_ms``; sigma: log volatility per sqrt(ms);
-    entry_zone: the dense cluster the entry sits in, or None; price: the map's price USD.
+    liq: liquidation price USD (NaN = none); tier: the maintenance-margin tier at that price;
+    distance_pct: room from price to liq, %; between: own-side clusters between price and liq, nearest first;
+    between_usd: USD of those clusters; reach_24h: probability (0..1) price touches liq within ``horizon_ms``;
+    sigma: log volatility per sqrt(ms); entry_zone: the dense cluster the entry sits in, or None;
+    price: the map's price USD.
     """
 
     position: Position
@@ -166,12 +191,12 @@ class RiskCheck:
 def assess(pos: Position, m: LiqMap, timeframe_ms: int, tiers: Sequence[LeverageTier] = (),
            horizon_ms: int = DAY_MS) -> RiskCheck:
     """Check ``pos`` against the map ``m`` (its price, clusters and traded path of ``timeframe_ms`` candles)."""
-    level = liq_price(pos, tiers)
+    level, tier = liq_with_tier(pos, tiers)
     between = clusters_between(m.clusters, m.price, level, pos.side)
     sigma = path_sigma(m.path_time, m.path_low, m.path_high, timeframe_ms, m.at)
     dist = distance_pct(m.price, level, pos.side)
     reach = 1.0 if math.isfinite(dist) and dist <= 0 else reach_within(m.price, level, sigma, horizon_ms)
-    return RiskCheck(position=pos, price=m.price, liq=level, tier=tier_of(pos, tiers), distance_pct=dist,
+    return RiskCheck(position=pos, price=m.price, liq=level, tier=tier, distance_pct=dist,
                      between=between, between_usd=float(sum(c.usd for c in between)), reach_24h=reach, sigma=sigma,
                      entry_zone=entry_zone(m.clusters, pos.entry), horizon_ms=horizon_ms)
 
