@@ -17,7 +17,7 @@ from bot.alerts.notifier import Notifier
 from bot.alerts.self_score import SelfScorer
 from bot.chat.console import ConsoleNotifier
 from bot.chat.service import ChatService
-from bot.clock import Clock, wall_ms
+from bot.clock import Clock, VirtualClock, wall_ms
 from bot.config import Settings
 from bot.engine import MapEngine
 from bot.market.ccxt_source import CcxtSource
@@ -115,11 +115,15 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
     async def stored_clusters(symbol: str, window: str) -> tuple[int, tuple[Cluster, ...]] | None:
         return await asyncio.to_thread(snapshots.latest_clusters, db, symbol, window)
 
+    listens = settings.listens_to_liquidations and market is None and not isinstance(clock, VirtualClock)
     watcher = (LiquidationWatcher(db, settings.exchanges, settings.symbols, options=settings.exchange_options,
-                                  metrics=metrics) if settings.listens_to_liquidations and market is None else None)
+                                  metrics=metrics) if listens else None)
 
     async def stored_prints(symbol: str, since_ms: int, until_ms: int) -> LiquidationPrints | None:
-        return await asyncio.to_thread(liquidations.load_prints, db, symbol, since_ms, until_ms)
+        """The recorded events of the window; None (no feed: say nothing) when this process does not listen and
+        none were recorded, so a one-shot run never claims "no liquidations recorded"."""
+        prints = await asyncio.to_thread(liquidations.load_prints, db, symbol, since_ms, until_ms)
+        return prints if prints.n or (watcher is not None and watcher.running) else None
 
     # Replayed datasets carry their own liquidations.csv (the engine reads them up to virtual now).
     live = source.inner if isinstance(source.inner, CcxtSource) else None

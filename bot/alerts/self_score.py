@@ -47,10 +47,12 @@ async def compute_self_score(engine: MapEngine, db: Database, symbol: str, windo
     liquidations (all exchanges together, as the map aggregates them); USD and UTC ms throughout."""
     since = (now_ms - days * DAY_MS) // HOUR_MS * HOUR_MS
     prints = await asyncio.to_thread(load_prints, db, symbol, since, now_ms)
-    result = await engine.source.load(symbol, CANDLES, since - DAY_MS, now_ms)
-    candles = [s for s in result.series if s.n]
     steps: list[RangeStep] = []
-    if prints.n and candles:
+    candles = []
+    if prints.n:  # nothing recorded: no candles asked for either
+        result = await engine.source.load(symbol, CANDLES, since - DAY_MS, now_ms)
+        candles = [s for s in result.series if s.n]
+    if candles:
         ref = max(candles, key=lambda s: float(np.nansum(s.volume * s.close)))  # the most traded exchange
         carrying = replace(ref, liq_timestamp=prints.time_ms, liq_side=np.where(prints.is_long, 1, -1).astype(np.int8),
                            liq_price=prints.price, liq_amount=prints.usd / prints.price)

@@ -46,6 +46,11 @@ class LiquidationWatcher:
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
+    def running(self) -> bool:
+        """Whether the feeds are being listened to in this process (``start`` called, ``stop`` not yet)."""
+        return bool(self._tasks)
+
+    @property
     def exchanges(self) -> tuple[str, ...]:
         """The exchanges listened to."""
         return tuple(s.exchange for s in self.streams)

@@ -67,8 +67,12 @@ async def test_sweep_says_how_much_was_really_liquidated(app: App, rest: Exchang
     assert f"Zone {fmt_range(low, high)} swept: {fmt_usd(usd)} of longs liquidated in 13 min (recorded: bybit)" in text
 
 
-async def test_sweep_without_recorded_liquidations_says_so(app: App, rest: ExchangeServer) -> None:
+async def test_sweep_without_recorded_liquidations_says_so(app: App, rest: ExchangeServer,
+                                                           ws: LiquidationWsServer) -> None:
     await alerted_zone_above(app)
+    assert app.liquidations is not None
+    app.liquidations.start()  # the feeds run (as under ``liqmap run``) but record nothing in the zone
+    await ws.subscribed("bybit")
     rest.tape.now_ms = NOW + MIN
     await app.job.tick()
     [text] = sweeps(app.db)
