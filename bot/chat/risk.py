@@ -54,6 +54,7 @@ class RiskAnswer:
     venue: Venue
     live_tiers: bool
     size_defaulted: bool
+    max_leverage: float  # the exchange's maximum for this notional at entry
 
 
 def venue_of(spec: PositionSpec) -> Venue:
@@ -128,7 +129,7 @@ async def run_risk(spec: PositionSpec, map_of: MapOf, source: object) -> RiskAns
     tiers, live = await venue_tiers(source, venue, m.price)
     check_leverage(pos, tiers, venue)
     check = assess(pos, m, timeframe_ms(WINDOWS[RISK_WINDOW][1]), tiers)
-    return RiskAnswer(check, m, venue, live, spec.size_usd is None)
+    return RiskAnswer(check, m, venue, live, spec.size_usd is None, tier_of(pos, tiers).max_leverage)
 
 
 def _zone(c: Cluster) -> str:
@@ -141,7 +142,7 @@ def _tier_text(a: RiskAnswer) -> str:
     floor = f"{t.floor_usd:g}{unit}" if a.venue.inverse else fmt_usd(t.floor_usd)
     cap = "∞" if not math.isfinite(t.cap_usd) else (f"{t.cap_usd:g}{unit}" if a.venue.inverse else fmt_usd(t.cap_usd))
     table = "the exchange's tier table" if a.live_tiers else "Binance's published BTC tiers (bundled)"
-    return f"tier {floor}–{cap}: MMR {100 * t.mmr:.2f}%, max {t.max_leverage:g}x; {table}"
+    return f"MMR {100 * t.mmr:.2f}% of tier {floor}–{cap}; max {a.max_leverage:g}x at this size; {table}"
 
 
 def risk_text(a: RiskAnswer) -> str:
@@ -197,7 +198,7 @@ def risk_json(a: RiskAnswer) -> dict[str, Any]:
         "liquidation_price": _num(c.liq), "price": c.price, "distance_pct": _num(c.distance_pct),
         "reach_probability_24h": _num(c.reach_24h),
         "tier": {"floor": t.floor_usd, "cap": _num(t.cap_usd), "mmr": t.mmr, "cum": t.cum_usd,
-                 "max_leverage": t.max_leverage, "unit": "BTC" if a.venue.inverse else "USD", "live": a.live_tiers},
+                 "max_leverage": a.max_leverage, "unit": "BTC" if a.venue.inverse else "USD", "live": a.live_tiers},
         "clusters_between": [z.to_json() for z in c.between], "clusters_between_usd": c.between_usd,
         "entry_in_zone": c.entry_zone.to_json() if c.entry_zone is not None else None,
         "map": {"window": RISK_WINDOW, "at": int(a.map.at), "exchanges": list(a.map.exchanges),
