@@ -14,18 +14,22 @@ from bot.app import App, build_app
 from bot.chat.reply import ChatRef
 from bot.config import Settings
 from tests.standins.exchange_server import ExchangeServer, closed_port, local_urls
+from tests.standins.liquidation_ws import ws_urls
 
 ALL = ("binanceusdm", "bybit", "okx")
 
 
 def exchange_options(server: ExchangeServer, exchanges: tuple[str, ...] = ALL, *, refused: bool = False) -> dict:
     """``LIQMAP_EXCHANGE_OPTIONS`` that send every ccxt request of ``exchanges`` to the stand-in (or, with
-    ``refused``, to a closed local port: a total outage). ccxt deep-merges these over its own defaults."""
+    ``refused``, to a closed local port: a total outage), and the liquidation websockets to a closed local port
+    (``tests/liquidations`` points them at its websocket stand-in). ccxt deep-merges these over its defaults."""
     port = closed_port() if refused else server.port
     out: dict[str, Any] = {}
     for ex in exchanges:
         urls = getattr(ccxt, ex)().describe()["urls"]["api"]
-        out[ex] = {"urls": {"api": local_urls(urls, ex, port)}, "rateLimit": 1}
+        api = local_urls(urls, ex, port)
+        api["ws"] = ws_urls(ex, closed_port())  # the stand-in has no liquidation feed: never the real exchange's
+        out[ex] = {"urls": {"api": api}, "rateLimit": 1}
     return out
 
 
