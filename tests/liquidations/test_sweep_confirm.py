@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from bot.alerts.messages import sweep_confirmation
 from bot.app import App
 from bot.format import fmt_range, fmt_usd
+from bot.model.context import LiquidationPrints
 from bot.storage import cluster_state, outbox, snapshots
 from bot.storage.db import Database
 from bot.storage.liquidations import count_events
@@ -93,3 +97,24 @@ async def test_sweep_without_a_feed_says_nothing_about_it(tmp_path: Path, rest: 
     finally:
         await app.close()
     assert len(texts) == 1 and "swept" not in texts[0] and "recorded" not in texts[0]
+
+
+def test_confirmation_wording() -> None:
+    """Throttled feeds give lower bounds ("at least"); the zone's side and prices (± slack) and the interval count;
+    no feed says nothing."""
+    p = LiquidationPrints(
+        time_ms=np.array([NOW - 30 * MIN, NOW - 20 * MIN, NOW - 5 * MIN, NOW - 4 * MIN], dtype=np.int64),
+        price=np.array([64_100.0, 64_650.0, 64_730.0, 64_300.0]),
+        usd=np.array([20e6, 18e6, 5e6, 7e6]),
+        is_long=np.array([False, False, False, True]),
+        exchanges=("binanceusdm", "bybit"), lower_bound=True,
+    )
+    line = sweep_confirmation(p, side="short", low=64_000.0, high=64_700.0, since_ms=NOW - 40 * MIN, until_ms=NOW,
+                              slack=50.0)
+    assert line == ("Zone 64.0k–64.7k swept: at least $43M of shorts liquidated in 25 min "
+                    "(recorded: binanceusdm, bybit)")
+    late = sweep_confirmation(p, side="short", low=64_000.0, high=64_700.0, since_ms=NOW - 25 * MIN, until_ms=NOW)
+    assert late == "Zone 64.0k–64.7k swept: at least $18M of shorts liquidated in 1 min (recorded: binanceusdm, bybit)"
+    assert sweep_confirmation(p, side="long", low=60_000.0, high=61_000.0, since_ms=0, until_ms=NOW) == (
+        "Zone 60.0k–61.0k swept: no liquidations recorded")
+    assert sweep_confirmation(None, side="long", low=1.0, high=2.0, since_ms=0, until_ms=NOW) is None
