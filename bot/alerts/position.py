@@ -96,7 +96,11 @@ def position_text(m: LiqMap, sub: SubscriptionRec, t: Target) -> str:
     sym, price, level = display_symbol(m.symbol), fmt_price(m.price, full=True), sub_liq_price(sub)
     head = (f"{sym} {sub.sides} {fmt_price(float(sub.entry_price or 0), full=True)} {float(sub.leverage or 0):g}x "
             f"({sub.exchange}, isolated)")
-    if t.id == LIQ_TARGET:
+    side = 1 if sub.sides == "long" else -1
+    if t.id == LIQ_TARGET and distance_pct(m.price, level, side) <= 0:
+        lines = [f"🚨 {sym}: price {price} has reached your liquidation price {fmt_liq(level)}: an isolated position "
+                 "like this would be liquidated", f"Position: {head}"]
+    elif t.id == LIQ_TARGET:
         lines = [f"🚨 {sym}: price {price} is {fmt_pct(t.distance_pct, 2, signed=False)} from your liquidation price "
                  f"{fmt_liq(level)}", f"Position: {head}"]
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.alerts.job import AlertJob
@@ -131,3 +132,19 @@ async def test_a_position_without_a_liquidation_price_is_refused(db: Database) -
     service = ChatService(db, MapEngine(SimSource(EXCHANGES, seed=7, now_ms=NOW)), settings(), clock=Clock(NOW))
     reply = await service.alert_position(ChatRef("telegram", "901"), "long 60000 1x")
     assert reply.error and reply.text.startswith("a 1x long has no liquidation price")
+
+
+def test_the_alert_says_when_price_has_reached_the_level() -> None:
+    from bot.alerts.position import Target, position_text
+    from bot.model.types import LiqMap
+
+    sub = SubscriptionRec(id=1, chat_id=1, symbol="BTC/USDT:USDT", window="24h", proximity_pct=2.0, min_usd=0.0,
+                          min_share=0.0, sides="long", cooldown_s=1800, enabled=True, created_at=NOW, updated_at=NOW,
+                          kind="position", entry_price=ENTRY, leverage=LEV, size_usd=SIZE, exchange="binanceusdm")
+    level = sub_liq_price(sub)
+    empty = np.zeros(3)
+    m = LiqMap("BTC/USDT:USDT", "24h", ("binanceusdm",), NOW, level - 100.0, np.array([1.0, 2.0, 3.0]), empty,
+               empty, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, dtype=np.int64),
+               np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0))
+    text = position_text(m, sub, Target(LIQ_TARGET, "long", level, level, 0.0, 0.0))
+    assert "has reached your liquidation price 57,228.92" in text
