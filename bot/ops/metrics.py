@@ -130,6 +130,7 @@ class Metrics:
         self._self_score_hours = Gauge(
             "liqmap_self_score_hours", "Hours of recorded liquidations the self-score covers.", registry=reg
         )
+        self._self_score.set(float("nan"))  # no self-score yet: unknown, not zero
         self.self_score: tuple[float | None, float] | None = None  # (range partial, hours) of the newest self-score
 
     # ---- recording (called by the job, dispatcher, chat service and render cache) ---------------------------
