@@ -38,6 +38,7 @@ class LiquidationWatcher:
             for e in exchanges if (p := stream_profile(e)) is not None
         ]
         self.metrics = metrics
+        self.unsupported = tuple(e for e in exchanges if stream_profile(e) is None)  # no known liquidation feed
         self.stored = 0
         self.dropped = 0
         self._pending: deque[LiqRow] = deque()
@@ -72,7 +73,8 @@ class LiquidationWatcher:
             return
         self._tasks = [asyncio.create_task(s.run(), name=f"liquidations-{s.exchange}") for s in self.streams]
         self._tasks.append(asyncio.create_task(self._writer(), name="liquidations-writer"))
-        log.info("listening to liquidations on %s", ", ".join(self.exchanges))
+        log.info("listening to liquidations on %s%s", ", ".join(self.exchanges),
+                 f" (no liquidation feed known for {', '.join(self.unsupported)})" if self.unsupported else "")
 
     async def stop(self) -> None:
         """Cancel the streams (closing their connections), then store what is still queued."""
