@@ -102,6 +102,20 @@ def parse_id(text: str, usage: str) -> int:
     return int(t)
 
 
+def parse_cooldown(raw: str) -> int:
+    """``30m``, ``2h``, ``1d`` → seconds, between ``MIN_COOLDOWN_S`` and ``MAX_COOLDOWN_S``."""
+    in_range = f"cooldown {shown(raw)} must be between 1m and 7d, e.g. cooldown 30m"
+    try:
+        cooldown_s = parse_duration(raw) // 1000
+    except DurationTooLong:
+        raise CommandError(in_range) from None
+    except LiqmapError:
+        raise CommandError(f"I can't read cooldown {shown(raw)}: write it like cooldown 30m, 2h or 1d") from None
+    if not MIN_COOLDOWN_S <= cooldown_s <= MAX_COOLDOWN_S:
+        raise CommandError(in_range)
+    return cooldown_s
+
+
 def _need(tokens: list[str], i: int, key: str, form: str) -> str:
     if i + 1 >= len(tokens):
         raise CommandError(f"'{key}' needs a value: write {form}")
@@ -138,19 +152,7 @@ def parse_alert_add(args: str) -> AlertSpec:
             values["window"] = parse_window(_need(tokens, i, "window", "window 24h"))
             i += 2
         elif tok == "cooldown":
-            raw = _need(tokens, i, "cooldown", "cooldown 30m")
-            in_range = f"cooldown {shown(raw)} must be between 1m and 7d, e.g. cooldown 30m"
-            try:
-                cooldown_s = parse_duration(raw) // 1000
-            except DurationTooLong:
-                raise CommandError(in_range) from None
-            except LiqmapError:
-                raise CommandError(
-                    f"I can't read cooldown {shown(raw)}: write it like cooldown 30m, 2h or 1d"
-                ) from None
-            if not MIN_COOLDOWN_S <= cooldown_s <= MAX_COOLDOWN_S:
-                raise CommandError(in_range)
-            values["cooldown_s"] = cooldown_s
+            values["cooldown_s"] = parse_cooldown(_need(tokens, i, "cooldown", "cooldown 30m"))
             i += 2
         elif tok in WINDOWS:
             values["window"] = tok
@@ -237,8 +239,7 @@ def parse_position(args: str, *, alert: bool = False) -> PositionSpec:
                 raise CommandError(f"the distance {shown(tok)} must be between 0.01% and 20%, e.g. 2%")
             values["proximity_pct"] = prox
         elif alert and low == "cooldown":
-            values["cooldown_s"] = parse_alert_add(f"BTC cooldown {_need(tokens, i, 'cooldown', 'cooldown 30m')}"
-                                                   ).cooldown_s
+            values["cooldown_s"] = parse_cooldown(_need(tokens, i, "cooldown", "cooldown 30m"))
             step = 2
         elif low in EXCHANGE_WORDS:
             values["exchange"] = low
