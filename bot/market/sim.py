@@ -13,6 +13,7 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.market.symbols import is_inverse
 from bot.market.types import F64, I64, TIMEFRAME_MS, MarketSeries
@@ -115,13 +116,37 @@ def _funding(seed: int, symbol: str, exchange: str, times: I64) -> F64:
     return out
 
 
+LIQ_MOVE = 0.0012  # a minute's wick this far beyond the previous close (fraction) prints liquidations
+LIQ_SCALE = 0.4  # USD liquidated per USD of open interest per unit of wick beyond LIQ_MOVE
+
+
+def synthetic_liquidations(minutes: dict[str, F64], first_ms: int) -> tuple[I64, npt.NDArray[np.int8], F64, F64]:
+    """Simulated liquidation prints from one-minute bars (``minutes``: (k,) arrays open/high/low/close/oi_usd,
+    the first opening at ``first_ms``): a wick of more than ``LIQ_MOVE`` below the previous close liquidates longs
+    at the low, above it shorts at the high, in USD proportional to open interest and to how far the wick went.
+    Returns (time ms, side +1 long / -1 short, price USD, amount BTC), time ascending; deterministic."""
+    prev = np.concatenate(([minutes["open"][0]], minutes["close"][:-1]))
+    down = (prev - minutes["low"]) / prev - LIQ_MOVE
+    up = (minutes["high"] - prev) / prev - LIQ_MOVE
+    t = first_ms + MIN_MS * np.arange(prev.shape[0], dtype=np.int64) + MIN_MS // 2
+    parts = []
+    for sign, excess, at_price in ((1, down, minutes["low"]), (-1, up, minutes["high"])):
+        hit = excess > 0
+        usd = minutes["oi_usd"][hit] * excess[hit] * LIQ_SCALE
+        parts.append((t[hit], np.full(int(hit.sum()), sign, dtype=np.int8), at_price[hit], usd / at_price[hit]))
+    ts, sides, prices, amounts = (np.concatenate(c) for c in zip(*parts, strict=True))
+    order = np.argsort(ts, kind="stable")
+    return ts[order], sides[order].astype(np.int8), prices[order], amounts[order]
+
+
 def synthetic_series(
     exchange: str, symbol: str, timeframe: str, end_ms: int, n_candles: int, seed: int
 ) -> MarketSeries:
     """``n_candles`` closed candles of ``timeframe`` ending at or before ``end_ms`` (ms UTC), synthetic.
 
-    Returns OHLC (USD), volume/taker-buy volume (BTC), open interest (USD) at each candle open time and
-    funding at 00/08/16 UTC within the span. Deterministic in (seed, symbol, exchange).
+    Returns OHLC (USD), volume/taker-buy volume (BTC), open interest (USD) at each candle open time,
+    funding at 00/08/16 UTC within the span and simulated liquidation prints
+    (``synthetic_liquidations``). Deterministic in (seed, symbol, exchange).
     """
     tf = TIMEFRAME_MS[timeframe]
     if n_candles < 1:
@@ -141,6 +166,8 @@ def synthetic_series(
     first_f = -(-first_open // FUNDING_EVERY_MS) * FUNDING_EVERY_MS
     f_ts = np.arange(first_f, last_open + tf, FUNDING_EVERY_MS, dtype=np.int64)
     rates = _funding(seed, symbol, exchange, f_ts)
+    liq_t, liq_side, liq_price, liq_amount = synthetic_liquidations(
+        {k: v[skip : skip + span] for k, v in cat.items()}, first_open)
     return MarketSeries(
         exchange=exchange,
         symbol=symbol,
@@ -157,6 +184,10 @@ def synthetic_series(
         oi_usd=m["oi_usd"][:, 0].copy(),
         funding_timestamp=f_ts,
         funding_rate=np.asarray(rates, dtype=np.float64),
+        liq_timestamp=liq_t,
+        liq_side=liq_side,
+        liq_price=liq_price,
+        liq_amount=liq_amount,
         synthetic=True,
         fetched_at=int(end_ms),
     )

@@ -91,7 +91,7 @@ class LiquidationPrints:
     is_long: B8
     exchanges: tuple[str, ...] = ()
     lower_bound: bool = False
-    source: str = field(default="stream")
+    source: str = field(default="stream")  # "stream" | "dataset" | "simulated" (the synthetic market)
     exchange_ix: I64 | None = None
 
     @property

@@ -143,5 +143,6 @@ def prints_from_series(series: Sequence[MarketSeries], since_ms: int, until_ms: 
     t, p, usd, is_long, ix = (np.concatenate(c) for c in zip(*parts, strict=True))
     order = np.argsort(t, kind="stable")
     return LiquidationPrints(t[order].astype(np.int64), p[order].astype(np.float64), usd[order].astype(np.float64),
-                             is_long[order].astype(bool), tuple(s.exchange for s in carrying), False, "dataset",
+                             is_long[order].astype(bool), tuple(s.exchange for s in carrying), False,
+                             "simulated" if any(s.synthetic for s in carrying) else "dataset",
                              ix[order])

@@ -52,7 +52,7 @@ def draw_prints(ax: Axes, m: LiqMap, x0: float, x1: float, lo: float, hi: float)
     colours = np.where(p.is_long[idx], LONG, SHORT)
     ax.scatter(_datenum(p.time_ms[idx]), p.price[idx], s=bubble_areas(p.usd[idx]), c=colours, alpha=0.72,
                edgecolors=BG, linewidths=0.4, zorder=4, gid="liquidation-prints")
-    source = "recorded" if p.source == "dataset" else "real"
+    source = {"dataset": "recorded", "simulated": "simulated"}.get(p.source, "real")
     feeds = f" ({', '.join(p.exchanges)})" if p.exchanges else ""
     bound = ", lower bound" if p.lower_bound else ""
     note = (f"● {source} liquidations{feeds}: area ∝ USD, largest {fmt_usd(float(p.usd[idx].max()))}{bound}")

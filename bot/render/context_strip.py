@@ -12,7 +12,8 @@ from bot.format import fmt_usd
 from bot.model.context import MapContext
 from bot.render.theme import LONG, MUTED, SHORT, SMALL_SIZE, TEXT, exchange_name, text_kw
 
-STRIP_Y = 0.072  # figure fraction: between the x tick labels and the footer
+STRIP_Y = 0.093  # figure fraction: between the x tick labels and the footer
+ROW_STEP = 0.03  # a second row, when the first is full
 STRIP_X = 0.012
 
 
@@ -42,19 +43,25 @@ def strip_segments(ctx: MapContext) -> list[tuple[str, str]]:
 
 
 def add_context_strip(fig: Figure, ctx: MapContext | None) -> None:
-    """Draw the strip at the bottom left (gid ``context``); nothing when ``ctx`` is None or empty."""
+    """Draw the strip at the bottom left (gid ``context``), wrapping onto a second row (below) where a piece would
+    run past the right edge; nothing when ``ctx`` is None or empty."""
     if ctx is None:
         return
     segments = strip_segments(ctx)
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    limit = fig.bbox.width * (1.0 - STRIP_X)
+    y = STRIP_Y
     previous: Text | None = None
     for i, (text, colour) in enumerate(segments):
-        sep = "" if i == 0 or segments[i - 1][0].endswith(":") else "  ·  "
-        if previous is None:
-            previous = fig.text(STRIP_X, STRIP_Y, text, ha="left", va="center", **text_kw(SMALL_SIZE, colour),
-                                gid="context")
-            continue
-        note = Annotation(f"{sep}{text}" if sep else f" {text}", xy=(1.0, 0.5), xycoords=previous, xytext=(0, 0),
-                          textcoords="offset points", va="center", ha="left", **text_kw(SMALL_SIZE, colour),
-                          gid="context")
-        fig.add_artist(note)
-        previous = note
+        sep = " " if i and segments[i - 1][0].endswith(":") else "  ·  "
+        if previous is not None:
+            note = Annotation(f"{sep}{text}", xy=(1.0, 0.5), xycoords=previous, xytext=(0, 0),
+                              textcoords="offset points", va="center", ha="left", **text_kw(SMALL_SIZE, colour),
+                              gid="context")
+            fig.add_artist(note)
+            if note.get_window_extent(renderer).x1 <= limit or y < STRIP_Y:
+                previous = note
+                continue
+            note.remove()  # past the right edge: start the next row with this piece
+            y = STRIP_Y - ROW_STEP
+        previous = fig.text(STRIP_X, y, text, ha="left", va="center", **text_kw(SMALL_SIZE, colour), gid="context")

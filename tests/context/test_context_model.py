@@ -68,12 +68,16 @@ def test_extras_and_realized_liquidations_per_exchange() -> None:
 def test_replayed_liquidations_are_counted_up_to_now_only() -> None:
     s = series("okx")
     t = np.array([END - 2 * HOUR, END - HOUR, END + HOUR], dtype=np.int64)
-    s = replace(s, liq_timestamp=t, liq_side=np.array([1, -1, 1], dtype=np.int8),
+    s = replace(s, synthetic=False, liq_timestamp=t, liq_side=np.array([1, -1, 1], dtype=np.int8),
                 liq_price=np.array([60_000.0, 62_000.0, 58_000.0]), liq_amount=np.array([1.0, 2.0, 100.0]))
     prints = prints_from_series([s], END - DAY, END)
     assert prints is not None and prints.source == "dataset" and prints.n == 2  # the one after END is not seen
     assert prints.totals() == (60_000.0, 124_000.0)
-    assert prints_from_series([series("okx")], END - DAY, END) is None  # no liquidation history: unknown
+    none = replace(s, liq_timestamp=np.zeros(0, np.int64), liq_side=np.zeros(0, np.int8), liq_price=np.zeros(0),
+                   liq_amount=np.zeros(0))
+    assert prints_from_series([none], END - DAY, END) is None  # no liquidation history: unknown
+    simulated = prints_from_series([series("okx")], END - DAY, END)  # the synthetic market prints its own
+    assert simulated is not None and simulated.source == "simulated" and simulated.n > 0
 
 
 def test_the_footer_says_what_the_map_was_built_from() -> None:
