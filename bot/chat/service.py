@@ -59,14 +59,14 @@ MAX_ERROR_CHARS = 300  # an error reply is one short line, whatever the input wa
 HELP_LINES = (
     "{p}liqmap [symbol] [window] [heatmap|map]: the chart, e.g. {p}liqmap BTC 24h (buttons switch window and kind)",
     "{p}levels [symbol] [window]: nearest and largest clusters as a table, e.g. {p}levels BTC",
+    "{p}" + RISK_USAGE + ": your position's liquidation price, e.g. {p}" + RISK_EXAMPLE,
+    "    (isolated margin, Binance's formula, size $10k unless given): distance, clusters on the way, 24h chance",
     "{p}" + ADD_USAGE,
     "    e.g. {p}" + ADD_EXAMPLE,
     "{p}alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",
     "{p}" + POSITION_USAGE,
     "    e.g. {p}" + POSITION_EXAMPLE + " (alerts near your liquidation price, default 2%)",
     "{p}alert list · {p}alert remove <id> · {p}alert pause [id] · {p}alert resume [id]",
-    "{p}" + RISK_USAGE + ": your position's liquidation price (isolated), distance, clusters on the way, "
-    "24h chance, e.g. {p}" + RISK_EXAMPLE,
     "{p}settings: your alerts and the defaults · {p}status: data freshness, next run, your active alerts",
 )
 
