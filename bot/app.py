@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.alerts.dispatcher import Dispatcher
@@ -37,6 +37,7 @@ from bot.storage.db import Database
 from bot.timeparse import iso_utc
 
 log = logging.getLogger("liqmap.app")
+NEVER_MS = 2**62  # "complete from": never (a feed is down or has not delivered since this process started)
 
 
 def token_guidance(settings: Settings) -> list[str]:
@@ -117,13 +118,16 @@ def build_app(settings: Settings, *, clock: Clock = wall_ms, market: MarketSourc
 
     listens = settings.listens_to_liquidations and market is None and not isinstance(clock, VirtualClock)
     watcher = (LiquidationWatcher(db, settings.exchanges, settings.symbols, options=settings.exchange_options,
-                                  metrics=metrics) if listens else None)
+                                  metrics=metrics, clock=clock) if listens else None)
 
     async def stored_prints(symbol: str, since_ms: int, until_ms: int) -> LiquidationPrints | None:
         """The recorded events of the window; None (no feed: say nothing) when this process does not listen and
         none were recorded, so a one-shot run never claims "no liquidations recorded"."""
         prints = await asyncio.to_thread(liquidations.load_prints, db, symbol, since_ms, until_ms)
-        return prints if prints.n or (watcher is not None and watcher.running) else None
+        if not prints.n and (watcher is None or not watcher.running):
+            return None
+        complete = watcher.complete_since() if watcher is not None else None
+        return replace(prints, complete_from_ms=NEVER_MS if complete is None else complete)
 
     # Replayed datasets carry their own liquidations.csv (the engine reads them up to virtual now).
     live = source.inner if isinstance(source.inner, CcxtSource) else None

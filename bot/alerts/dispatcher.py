@@ -5,10 +5,12 @@ Delivery guarantee (see docs/alerts.md):
   claim. Two dispatchers (threads, processes or replicas on one PostgreSQL) never hold the same claim.
 - Crash after the alert was queued and before the send: the claim expires after ``lease_ms`` and another (or the
   restarted) worker sends it: exactly once.
-- Crash (or lost database) after the platform accepted the message but before ``mark_sent`` committed: the claim
-  expires and the alert is sent again. So delivery is at-least-once, with duplicates possible only in that window
-  (one send + one commit long). A send slower than ``lease_ms`` can also be duplicated; keep ``lease_ms`` well above
-  the platform timeout.
+- Lost database after the platform accepted the message: recording it is retried for up to half the claim's
+  duration (``_record_sent``), so a database restart does not resend it.
+- Crash (or a database away for longer) after the platform accepted the message but before ``mark_sent``
+  committed: the claim expires and the alert is sent again. So delivery is at-least-once, with duplicates possible
+  only in that window (one send + one commit long). A send slower than ``lease_ms`` can also be duplicated; keep
+  ``lease_ms`` well above the platform timeout.
 - ``SendOutcomeUnknown`` (a timeout after upload) is never resent: marked ``failed`` (at-most-once for that case).
 - ``ChatBlocked``: the chat is deactivated (its subscriptions stop), its queued alerts fail.
 - ``ChatMoved`` (a Telegram group became a supergroup): the chat moves to its new id with its subscriptions and
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -34,6 +37,7 @@ from bot.storage.db import Database
 from bot.storage.records import AlertRec, ChatRec
 
 log = logging.getLogger(__name__)
+MARK_SENT_BUDGET = 0.5  # share of the claim's real duration spent retrying a failed "sent" record
 ImageFor = Callable[[AlertRec], Awaitable[bytes | None]]
 
 
@@ -169,7 +173,7 @@ class Dispatcher:
             log.exception("alert %d: unexpected send error to %s/%s", alert.id, chat.platform, chat.external_id)
             await self._retry(alert, f"{type(exc).__name__}: {exc}", None, report)
             return
-        ok = await asyncio.to_thread(self._mark_sent, alert.id, str(message_id))
+        ok = await self._record_sent(alert.id, str(message_id))
         if ok:
             report.sent += 1
         else:
@@ -194,6 +198,24 @@ class Dispatcher:
         if not now_at.active:
             raise ChatBlocked(f"{moved}; the chat there is inactive ({now_at.blocked_reason or 'blocked'})")
         return now_at
+
+    async def _record_sent(self, alert_id: int, message_id: str) -> bool:
+        """Mark the alert sent. The platform has accepted it, so a database error here must not let the claim
+        expire (the alert would be sent again): retry with capped backoff for up to half the claim's real duration,
+        while the claim is surely still ours, then give up (the documented at-least-once window)."""
+        budget_s = self.lease_ms / max(self.real_to_clock, 1.0) / 1000 * MARK_SENT_BUDGET
+        deadline = time.monotonic() + budget_s
+        delay = 0.2
+        while True:
+            try:
+                return await asyncio.to_thread(self._mark_sent, alert_id, message_id)
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("alert %d sent, but recording it failed (%s); retrying in %.1f s", alert_id,
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _mark_sent(self, alert_id: int, message_id: str) -> bool:
         with self.db.session() as s:

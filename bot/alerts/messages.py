@@ -78,19 +78,21 @@ def sweep_confirmation(prints: LiquidationPrints | None, *, side: str, low: floa
     """What was really liquidated in a swept zone: the recorded events of ``side`` priced within ``[low - slack,
     high + slack]`` (USD; ``slack`` allows for the map's bin width) with ``since_ms < time <= until_ms`` (the zone's
     alert to now), e.g. "Zone 64.0k–64.7k swept: $38M of shorts liquidated in 14 min (recorded: bybit, okx)".
-    "no liquidations recorded" when the feeds saw none there; None when there is no feed at all (``prints`` None).
+    "no liquidations recorded" when the feeds saw none there while complete; None when there is no feed at all
+    (``prints`` None) or the feeds had a gap in that span and saw nothing (the absence proves nothing).
     Totals of a throttled feed (Binance) are lower bounds, said as "at least"."""
     if prints is None:
         return None
     zone = fmt_range(low, high)
     p = prints.between(since_ms, until_ms)
     keep = (p.is_long == (side == "long")) & (p.price >= low - slack) & (p.price <= high + slack)
+    complete = prints.complete_after(since_ms)  # the feeds delivered without a gap since the zone was alerted
     if not keep.any():
-        return f"Zone {zone} swept: no liquidations recorded"
+        return f"Zone {zone} swept: no liquidations recorded" if complete else None
     t = p.time_ms[keep]
     minutes = max(1, round(float(np.max(t) - np.min(t)) / 60_000))
     span = f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
-    bound = "at least " if p.lower_bound else ""
+    bound = "at least " if p.lower_bound or not complete else ""
     label = "simulated" if p.source == "simulated" else "recorded"  # the synthetic market prints its own
     where = f" ({label}: {', '.join(p.exchanges)})" if p.exchanges else ""
     return (f"Zone {zone} swept: {bound}{fmt_usd(float(p.usd[keep].sum()))} of {side}s liquidated in {span}{where}")

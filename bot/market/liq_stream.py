@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 
 import ccxt.pro as ccxtpro
 
+from bot.clock import wall_ms
 from bot.market.exchanges import profile_for
 from bot.storage.liquidations import LiqRow
 
@@ -181,6 +182,8 @@ class ExchangeStream:
     backoff: Backoff = Backoff()
     frames_skipped: int = 0
     connected_once: asyncio.Event | None = None
+    listening_since_ms: int | None = None  # clock ms of the first delivery since the last error (None: not now)
+    clock: Callable[[], int] = wall_ms
 
     def _bad_frame(self, exc: BaseException) -> None:
         self.frames_skipped += 1
@@ -234,6 +237,7 @@ class ExchangeStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # dropped connection, timeout, exchange error: back off, then resubscribe
+                self.listening_since_ms = None  # what was liquidated until the next delivery is unknown
                 failures += 1
                 if self.metrics is not None:
                     self.metrics.record_stream_reconnect(self.exchange)
@@ -243,6 +247,8 @@ class ExchangeStream:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            if self.listening_since_ms is None:  # delivering again: complete from now on
+                self.listening_since_ms = self.clock()
             rows = [r for liq in batch for r in to_rows(self.exchange, self.profile, ex, liq)
                     if r.symbol in symbols and r not in seen]
             if rows:

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.clock import Clock, wall_ms
 from bot.market.liq_stream import Backoff, ExchangeStream, StreamMetrics, stream_profile
 from bot.storage.db import Database
 from bot.storage.liquidations import LiqRow, insert_events
@@ -24,17 +25,18 @@ BATCH_MAX = 1_000  # events per insert
 class LiquidationWatcher:
     """Listens to the liquidation feeds of ``exchanges`` for ``symbols`` and stores what they deliver in ``db``.
 
-    ``options`` are the per-exchange ccxt options (``LIQMAP_EXCHANGE_OPTIONS``); ``metrics`` receives stored counts
+    ``clock`` is the bot's clock (when a feed delivers again, see ``complete_since``). ``options`` are the
+    per-exchange ccxt options (``LIQMAP_EXCHANGE_OPTIONS``); ``metrics`` receives stored counts
     and reconnects. ``stored`` counts events inserted (new, not repeats) and ``dropped`` those lost to a full queue.
     """
 
     def __init__(self, db: Database, exchanges: Sequence[str], symbols: Sequence[str], *,
                  options: Mapping[str, Mapping[str, Any]] | None = None, metrics: StreamMetrics | None = None,
-                 backoff: Backoff | None = None, queue_max: int = QUEUE_MAX) -> None:
+                 backoff: Backoff | None = None, queue_max: int = QUEUE_MAX, clock: Clock = wall_ms) -> None:
         self.db = db
         self.streams = [
             ExchangeStream(e, p, tuple(symbols), self._put, (options or {}).get(e, {}), metrics,
-                           backoff or Backoff())
+                           backoff or Backoff(), clock=clock)
             for e in exchanges if (p := stream_profile(e)) is not None
         ]
         self.metrics = metrics
@@ -50,6 +52,14 @@ class LiquidationWatcher:
     def running(self) -> bool:
         """Whether the feeds are being listened to in this process (``start`` called, ``stop`` not yet)."""
         return bool(self._tasks)
+
+    def complete_since(self) -> int | None:
+        """Wall ms since which every feed has delivered without an error (what the table holds after it is all
+        that was liquidated, as far as the feeds tell); None while a feed is down or has not delivered yet."""
+        starts = [s.listening_since_ms for s in self.streams]
+        if not self.running or not starts or any(t is None for t in starts):
+            return None
+        return max(t for t in starts if t is not None)
 
     @property
     def exchanges(self) -> tuple[str, ...]:

@@ -83,6 +83,8 @@ class LiquidationPrints:
         lower_bound: True when a feed is throttled, so sums are lower bounds.
         source: "stream" (the exchanges' websocket feeds) or "dataset" (a replayed ``liquidations.csv``).
         exchange_ix: (k,) index into ``exchanges`` of each event's exchange (None: not known per event).
+        complete_from_ms: the feeds are complete from this instant on (UTC ms; 0: the whole history, as in a
+            dataset). Before it, what was recorded is a lower bound and an absence of events proves nothing.
     """
 
     time_ms: I64
@@ -93,6 +95,11 @@ class LiquidationPrints:
     lower_bound: bool = False
     source: str = field(default="stream")  # "stream" | "dataset" | "simulated" (the synthetic market)
     exchange_ix: I64 | None = None
+    complete_from_ms: int = 0
+
+    def complete_after(self, since_ms: int) -> bool:
+        """True when the feeds were complete over everything after ``since_ms`` (an absence of events means none)."""
+        return since_ms >= self.complete_from_ms
 
     @property
     def n(self) -> int:
@@ -102,7 +109,8 @@ class LiquidationPrints:
     def _where(self, keep: B8, exchanges: tuple[str, ...] | None = None) -> LiquidationPrints:
         ix = None if self.exchange_ix is None else self.exchange_ix[keep]
         return LiquidationPrints(self.time_ms[keep], self.price[keep], self.usd[keep], self.is_long[keep],
-                                 self.exchanges if exchanges is None else exchanges, self.lower_bound, self.source, ix)
+                                 self.exchanges if exchanges is None else exchanges, self.lower_bound, self.source, ix,
+                                 self.complete_from_ms)
 
     def between(self, since_ms: int, until_ms: int) -> LiquidationPrints:
         """Events with ``since_ms < time_ms <= until_ms``."""

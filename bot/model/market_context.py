@@ -124,7 +124,7 @@ def build_context(
     )
     return MapContext(
         window=window, exchanges=tuple(rows), total=total,
-        realized_lower_bound=bool(prints is not None and prints.lower_bound),
+        realized_lower_bound=bool(prints is not None and (prints.lower_bound or not prints.complete_after(start_ms))),
         realized_source="" if prints is None else prints.source,
     )
 
