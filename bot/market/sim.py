@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from bot.market.symbols import is_inverse
 from bot.market.types import F64, I64, TIMEFRAME_MS, MarketSeries
@@ -116,21 +117,24 @@ def _funding(seed: int, symbol: str, exchange: str, times: I64) -> F64:
     return out
 
 
-LIQ_MOVE = 0.0012  # a minute's wick this far beyond the previous close (fraction) prints liquidations
-LIQ_SCALE = 0.4  # USD liquidated per USD of open interest per unit of wick beyond LIQ_MOVE
+LIQ_LOOKBACK_MIN = 60  # a minute whose wick makes a new low (high) beyond the last hour's liquidates longs (shorts)
+LIQ_SCALE = 0.1  # USD liquidated per USD of open interest per unit of the new extreme (fraction of price)
 
 
 def synthetic_liquidations(minutes: dict[str, F64], first_ms: int) -> tuple[I64, npt.NDArray[np.int8], F64, F64]:
-    """Simulated liquidation prints from one-minute bars (``minutes``: (k,) arrays open/high/low/close/oi_usd,
-    the first opening at ``first_ms``): a wick of more than ``LIQ_MOVE`` below the previous close liquidates longs
-    at the low, above it shorts at the high, in USD proportional to open interest and to how far the wick went.
-    Returns (time ms, side +1 long / -1 short, price USD, amount BTC), time ascending; deterministic."""
-    prev = np.concatenate(([minutes["open"][0]], minutes["close"][:-1]))
-    down = (prev - minutes["low"]) / prev - LIQ_MOVE
-    up = (minutes["high"] - prev) / prev - LIQ_MOVE
-    t = first_ms + MIN_MS * np.arange(prev.shape[0], dtype=np.int64) + MIN_MS // 2
+    """Simulated liquidation prints from one-minute bars (``minutes``: (k,) arrays low/high/oi_usd, the first
+    opening at ``first_ms``): a wick beyond the lowest low (highest high) of the previous ``LIQ_LOOKBACK_MIN``
+    minutes sweeps the levels left there, liquidating longs at the low (shorts at the high) in USD proportional to
+    open interest and to how far the new extreme went (about 0.5-3 % of open interest a day). Returns (time ms,
+    side +1 long / -1 short, price USD, amount BTC), time ascending; deterministic."""
+    low, high, look = minutes["low"], minutes["high"], LIQ_LOOKBACK_MIN
+    prior_low = sliding_window_view(np.concatenate([np.full(look, low[0]), low])[:-1], look).min(axis=1)
+    prior_high = sliding_window_view(np.concatenate([np.full(look, high[0]), high])[:-1], look).max(axis=1)
+    down = np.maximum(prior_low - low, 0.0) / prior_low
+    up = np.maximum(high - prior_high, 0.0) / prior_high
+    t = first_ms + MIN_MS * np.arange(low.shape[0], dtype=np.int64) + MIN_MS // 2
     parts = []
-    for sign, excess, at_price in ((1, down, minutes["low"]), (-1, up, minutes["high"])):
+    for sign, excess, at_price in ((1, down, low), (-1, up, high)):
         hit = excess > 0
         usd = minutes["oi_usd"][hit] * excess[hit] * LIQ_SCALE
         parts.append((t[hit], np.full(int(hit.sum()), sign, dtype=np.int8), at_price[hit], usd / at_price[hit]))
