@@ -4,7 +4,7 @@ No I/O, like ``bot.alerts.evaluate``: the job passes the map, the enabled positi
 (symbol, window) and their stored states, and writes the returned alerts and states in its one transaction.
 
 Each subscription watches targets, each with a state row keyed (subscription, target id): ``liq`` (its liquidation
-price, Binance's isolated formula with the bundled tiers of the symbol) and every own-side cluster of the map between
+price, the exchange's isolated formula with its bundled tiers) and every own-side cluster of the map between
 price and that level (the cluster's id). The rules are the zone alerts' (``bot.alerts.rules``): a target fires when
 its distance from price is <= the subscription's ``proximity_pct``, it is armed and the subscription's cooldown has
 passed; at most one alert per subscription per tick, the liquidation level first, else the nearest cluster; a fired
@@ -26,7 +26,7 @@ from bot.alerts.rules import NEVER, ClusterArrays, cluster_distance_pct
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_usd
 from bot.market.symbols import display_symbol
 from bot.market.tiers import default_tiers
-from bot.model.risk import Position, clusters_between, distance_pct, liq_price
+from bot.model.risk import Position, bundled_tiers, clusters_between, distance_pct, liq_price
 from bot.model.types import Cluster, LiqMap
 from bot.storage.records import ClusterStateRec, NewAlert, SubscriptionRec
 
@@ -56,12 +56,14 @@ def position_of(sub: SubscriptionRec) -> Position:
     """The model's position of a position subscription (``sides`` holds its side)."""
     return Position(side=1 if sub.sides == "long" else -1, entry=float(sub.entry_price or 0.0),
                     leverage=float(sub.leverage or 1.0), size_usd=float(sub.size_usd or 0.0),
-                    inverse=sub.exchange == "binancecoinm")
+                    inverse=sub.exchange == "binancecoinm", formula="bybit" if sub.exchange == "bybit" else "binance")
 
 
 def sub_liq_price(sub: SubscriptionRec) -> float:
     """The liquidation price USD of a position subscription (bundled tiers of its symbol); NaN when none."""
-    return liq_price(position_of(sub), default_tiers(sub.symbol))
+    pos = position_of(sub)
+    return liq_price(pos, bundled_tiers(pos.inverse, pos.formula) if pos.formula == "bybit" else
+                     default_tiers(sub.symbol))
 
 
 def targets_of(m: LiqMap, sub: SubscriptionRec) -> list[Target]:

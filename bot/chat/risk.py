@@ -1,8 +1,9 @@
 """The personal risk check behind ``/risk`` and ``liqmap risk``: a parsed position → venue, tiers, the current map
 → ``RiskAnswer`` → text, JSON or the marked map image.
 
-The liquidation price is Binance's isolated-margin formula (``bot.model.risk``), with the exchange's live tier table
-when the market source has one for that exchange and symbol, else the bundled Binance BTC table.
+The liquidation price is the exchange's isolated-margin formula (``bot.model.risk``: Binance USDⓈ-M and COIN-M,
+Bybit USDT), with the exchange's live tier table when the market source has one for that exchange and symbol, else
+the bundled BTC table of that exchange.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.format import fmt_pct, fmt_price, fmt_range, fmt_time_utc, fmt_usd
 from bot.market.symbols import display_symbol, is_inverse
 from bot.market.tiers import default_tiers
 from bot.market.types import LeverageTier, timeframe_ms
-from bot.model.risk import Position, RiskCheck, assess, tier_of
+from bot.model.risk import FORMULA_NAMES, Position, RiskCheck, assess, bundled_tiers, tier_of
 from bot.model.types import WINDOWS, Cluster, LiqMap
 from bot.render.risk_marks import RiskMarks, render_risk_png_async
 from bot.storage.records import SubscriptionRec
@@ -28,7 +29,8 @@ from bot.storage.records import SubscriptionRec
 DEFAULT_SIZE_USD = 10_000.0  # the notional assumed when the user gives none (said in every answer)
 DEFAULT_SYMBOL = "BTC/USDT:USDT"
 RISK_WINDOW = "24h"  # the map the check reads (clusters, price, volatility)
-FORMULAS = {"binanceusdm": False, "binancecoinm": True}  # exchanges whose formula we implement → inverse contract
+FORMULAS = {"binanceusdm": False, "binancecoinm": True, "bybit": False}  # exchanges with a formula → inverse
+FORMULA_OF = {"binanceusdm": "binance", "binancecoinm": "binance", "bybit": "bybit"}
 MAX_SHOWN = 3  # clusters listed between price and the level
 
 MapOf = Callable[[str, str], Awaitable[LiqMap]]
@@ -67,8 +69,8 @@ def venue_of(spec: PositionSpec) -> Venue:
     if exchange == "binance":
         exchange = "binancecoinm" if inverse else "binanceusdm"
     if exchange not in FORMULAS:
-        raise CommandError(f"I know Binance's liquidation formula only: use binanceusdm (USDⓈ-M, e.g. BTCUSDT) or "
-                           f"binancecoinm (COIN-M, e.g. BTCUSD), not {exchange}")
+        raise CommandError(f"I know Binance's and Bybit's liquidation formulas: use binanceusdm (USDⓈ-M, e.g. "
+                           f"BTCUSDT), binancecoinm (COIN-M, e.g. BTCUSD) or bybit (USDT), not {exchange}")
     if FORMULAS[exchange] != inverse:
         kind = "COIN-M symbols like BTCUSD" if FORMULAS[exchange] else "USDⓈ-M symbols like BTCUSDT"
         raise CommandError(f"{exchange} lists {kind}, not {display_symbol(symbol)}")
@@ -79,7 +81,7 @@ def position_of(spec: PositionSpec, venue: Venue) -> Position:
     """The model's position for ``spec`` (size: the default notional when none was given)."""
     size = spec.size_usd if spec.size_usd is not None else DEFAULT_SIZE_USD
     return Position(side=1 if spec.side == "long" else -1, entry=spec.entry, leverage=spec.leverage,
-                    size_usd=size, inverse=venue.inverse)
+                    size_usd=size, inverse=venue.inverse, formula=FORMULA_OF[venue.exchange])
 
 
 async def _live_tiers(source: object, venue: Venue, price: float) -> tuple[LeverageTier, ...]:
@@ -97,14 +99,14 @@ async def _live_tiers(source: object, venue: Venue, price: float) -> tuple[Lever
 
 
 async def venue_tiers(source: object, venue: Venue, price: float) -> tuple[tuple[LeverageTier, ...], bool]:
-    """(tiers, live): the exchange's own table when the source has it, else the bundled Binance table, which is
+    """(tiers, live): the exchange's own table when the source has it, else the exchange's bundled table, which is
     BTC's: another coin without a live table gets a ``CommandError``."""
     try:
         live = await _live_tiers(source, venue, price)
     except Exception:  # an exchange outage must not block the check: the bundled table answers
         live = ()
-    bundled = default_tiers(venue.symbol)
-    if live and live != bundled:
+    bundled = bundled_tiers(venue.inverse, FORMULA_OF[venue.exchange])
+    if live and live not in (bundled, default_tiers(venue.symbol)):  # the source's fallback is Binance's table
         return live, True
     if not venue.symbol.startswith("BTC/"):
         raise CommandError(f"no maintenance-margin tiers for {display_symbol(venue.symbol)} on {venue.exchange} "
@@ -114,6 +116,9 @@ async def venue_tiers(source: object, venue: Venue, price: float) -> tuple[tuple
 
 def check_leverage(pos: Position, tiers: tuple[LeverageTier, ...], venue: Venue) -> None:
     """``CommandError`` when the leverage is above the exchange's maximum for the position's notional."""
+    if math.isfinite(tiers[-1].cap_usd) and pos.tier_notional >= tiers[-1].cap_usd:
+        raise CommandError(f"a {fmt_usd(pos.size_usd)} position is beyond the tier table I have for {venue.exchange} "
+                           f"(up to {fmt_usd(tiers[-1].cap_usd)}): its live table is unavailable right now")
     tier = tier_of(pos, tiers)
     if pos.leverage > tier.max_leverage:
         raise CommandError(f"{pos.leverage:g}x is above {venue.exchange}'s maximum of {tier.max_leverage:g}x for a "
@@ -141,7 +146,8 @@ def _tier_text(a: RiskAnswer) -> str:
     unit = " BTC" if a.venue.inverse else ""
     floor = f"{t.floor_usd:g}{unit}" if a.venue.inverse else fmt_usd(t.floor_usd)
     cap = "∞" if not math.isfinite(t.cap_usd) else (f"{t.cap_usd:g}{unit}" if a.venue.inverse else fmt_usd(t.cap_usd))
-    table = "the exchange's tier table" if a.live_tiers else "Binance's published BTC tiers (bundled)"
+    table = ("the exchange's tier table" if a.live_tiers else "Bybit's BTCUSDT risk limits (bundled)"
+             if a.venue.exchange == "bybit" else "Binance's published BTC tiers (bundled)")
     return f"MMR {100 * t.mmr:.2f}% of tier {floor}–{cap}; max {a.max_leverage:g}x at this size; {table}"
 
 
@@ -155,7 +161,8 @@ def risk_text(a: RiskAnswer) -> str:
     if not math.isfinite(c.liq):
         lines.append("Liquidation price: none (at this leverage the margin covers the whole position)")
     else:
-        lines.append(f"Liquidation price: {fmt_liq(c.liq)} (Binance formula; {_tier_text(a)})")
+        formula = FORMULA_NAMES[c.position.formula]
+        lines.append(f"Liquidation price: {fmt_liq(c.liq)} ({formula} formula; {_tier_text(a)})")
         where = "above" if pos.side > 0 else "below"
         if c.beyond:
             lines.append(f"⛔ Price {fmt_price(c.price, full=True)} is already beyond it: this position would be "

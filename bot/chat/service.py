@@ -60,7 +60,8 @@ HELP_LINES = (
     "{p}liqmap [symbol] [window] [heatmap|map]: the chart, e.g. {p}liqmap BTC 24h (buttons switch window and kind)",
     "{p}levels [symbol] [window]: nearest and largest clusters as a table, e.g. {p}levels BTC",
     "{p}" + RISK_USAGE + ": your position's liquidation price, e.g. {p}" + RISK_EXAMPLE,
-    "    (isolated margin, Binance's formula, size $10k unless given): distance, clusters on the way, 24h chance",
+    "    (isolated margin, the exchange's formula: binance or bybit; size $10k unless given): distance, clusters on "
+    "the way, 24h chance",
     "{p}" + ADD_USAGE,
     "    e.g. {p}" + ADD_EXAMPLE,
     "{p}alert test <symbol> [proximity%] [min ...]: how that alert would have done over the last 7 days (history)",

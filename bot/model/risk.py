@@ -27,6 +27,16 @@ from bot.model.liquidation import (
 from bot.model.types import Cluster, LiqMap
 
 I64 = npt.NDArray[np.int64]
+# Bybit's BTCUSDT risk limits, the first four tiers (position value USD, MMR, max leverage, MM deduction USD), as in
+# the recorded reply of Bybit's public v5 risk-limit endpoint (tests/data/market/bybit_risk_limit_btcusdt.json).
+# Exchanges revise them; the live table is used whenever the source can fetch it. Larger positions need it.
+BYBIT_BTCUSDT_TIERS: tuple[LeverageTier, ...] = (
+    LeverageTier(0.0, 2_000_000.0, 0.005, 100.0, 0.0),
+    LeverageTier(2_000_000.0, 3_600_000.0, 0.0075, 80.0, 5_000.0),
+    LeverageTier(3_600_000.0, 5_200_000.0, 0.01, 66.66, 14_000.0),
+    LeverageTier(5_200_000.0, 6_800_000.0, 0.0125, 57.14, 27_000.0),
+)
+FORMULA_NAMES = {"binance": "Binance", "bybit": "Bybit"}
 DAY_MS = 86_400_000
 SIDES = {"long": 1, "short": -1}
 
@@ -41,6 +51,7 @@ class Position:
     leverage: float
     size_usd: float
     inverse: bool = False
+    formula: str = "binance"  # whose isolated-margin formula: "binance" (USDⓈ-M, COIN-M) or "bybit" (USDT linear)
 
     @property
     def side_name(self) -> str:
@@ -53,9 +64,16 @@ class Position:
         return self.size_usd / self.entry if self.inverse else self.size_usd
 
 
-def table_of(tiers: Sequence[LeverageTier], inverse: bool) -> tuple[LeverageTier, ...]:
-    """``tiers`` or, when empty, the bundled Binance table of the contract kind."""
-    return tuple(tiers) or (DEFAULT_INVERSE_TIERS if inverse else DEFAULT_TIERS)
+def bundled_tiers(inverse: bool, formula: str = "binance") -> tuple[LeverageTier, ...]:
+    """The bundled table of the exchange (``formula``) and contract kind."""
+    if formula == "bybit":
+        return BYBIT_BTCUSDT_TIERS
+    return DEFAULT_INVERSE_TIERS if inverse else DEFAULT_TIERS
+
+
+def table_of(tiers: Sequence[LeverageTier], inverse: bool, formula: str = "binance") -> tuple[LeverageTier, ...]:
+    """``tiers`` or, when empty, the bundled table of the exchange and contract kind."""
+    return tuple(tiers) or bundled_tiers(inverse, formula)
 
 
 def _tier_at(table: tuple[LeverageTier, ...], notional: float) -> LeverageTier:
@@ -68,7 +86,7 @@ def _tier_at(table: tuple[LeverageTier, ...], notional: float) -> LeverageTier:
 
 def tier_of(pos: Position, tiers: Sequence[LeverageTier] = ()) -> LeverageTier:
     """The maintenance-margin tier of ``pos``'s notional at entry (what its maximum leverage is checked against)."""
-    return _tier_at(table_of(tiers, pos.inverse), pos.tier_notional)
+    return _tier_at(table_of(tiers, pos.inverse, pos.formula), pos.tier_notional)
 
 
 def liq_with_tier(pos: Position, tiers: Sequence[LeverageTier] = ()) -> tuple[float, LeverageTier]:
@@ -80,6 +98,8 @@ def liq_with_tier(pos: Position, tiers: Sequence[LeverageTier] = ()) -> tuple[fl
     amount (Binance's liquidation-price FAQ). Maintenance margin is continuous across tiers, so this settles in a
     step or two; the initial margin (WB = N / L) stays the entry notional's.
     """
+    if pos.formula == "bybit":
+        return bybit_liq(pos, _tier_at(table_of(tiers, pos.inverse, "bybit"), pos.size_usd))
     table = table_of(tiers, pos.inverse)
     n_entry = pos.tier_notional
     tier = _tier_at(table, n_entry)
@@ -95,6 +115,17 @@ def liq_with_tier(pos: Position, tiers: Sequence[LeverageTier] = ()) -> tuple[fl
             break
         tier = nxt
     return lp, tier
+
+
+def bybit_liq(pos: Position, tier: LeverageTier) -> tuple[float, LeverageTier]:
+    """Bybit's isolated liquidation price of a USDT-linear position, with its risk-limit ``tier`` (by position
+    value at entry): long EP - (IM - MM) / Q, short EP + (IM - MM) / Q, where Q = size / EP coins, IM = size / L and
+    MM = size x MMR - deduction (Bybit's help centre, "Liquidation Price (USDT Contract)"). NaN when <= 0."""
+    q = pos.size_usd / pos.entry
+    im = pos.size_usd / pos.leverage
+    mm = pos.size_usd * tier.mmr - tier.cum_usd
+    lp = pos.entry - pos.side * (im - mm) / q
+    return (lp if math.isfinite(lp) and lp > 0 else float("nan")), tier
 
 
 def liq_price(pos: Position, tiers: Sequence[LeverageTier] = ()) -> float:

@@ -154,3 +154,16 @@ def test_coin_m_matches_binances_calculator() -> None:
     notional_btc = 10_000_000 / 45_000
     pos = Position(side=1, entry=45_000.0, leverage=notional_btc / 101, size_usd=10_000_000.0, inverse=True)
     assert liq_price(pos) == pytest.approx(33_599.40, abs=0.05)
+
+
+def test_bybit_matches_its_published_examples() -> None:
+    """Bybit's help centre ("Liquidation Price (USDT Contract)"): long 1 BTC at 20,000 USDT, 50x, MMR 0.5 %, no
+    extra margin → 19,700; the short mirror → 20,300. With a deduction (tier 2: MMR 0.75 %, $5,000): by the formula."""
+    from bot.model.risk import BYBIT_BTCUSDT_TIERS, liq_with_tier
+
+    long_lp, tier = liq_with_tier(Position(1, 20_000.0, 50.0, 20_000.0, formula="bybit"))
+    assert long_lp == pytest.approx(19_700.0) and tier.mmr == 0.005
+    assert liq_with_tier(Position(-1, 20_000.0, 50.0, 20_000.0, formula="bybit"))[0] == pytest.approx(20_300.0)
+    lp, tier = liq_with_tier(Position(1, 60_000.0, 20.0, 3_000_000.0, formula="bybit"), BYBIT_BTCUSDT_TIERS)
+    q = 3_000_000.0 / 60_000.0
+    assert tier.cum_usd == 5_000.0 and lp == pytest.approx(60_000.0 - (150_000.0 - (22_500.0 - 5_000.0)) / q)

@@ -46,6 +46,20 @@ async def test_risk_on_the_shipped_app(app: App) -> None:
     assert bad.error and bad.text.startswith("60x is above binanceusdm's maximum of 50x for a $5M position")
 
 
+async def test_risk_on_bybit_uses_bybits_formula_and_its_live_risk_limits(app: App,
+                                                                          server: FaultyExchangeServer) -> None:
+    """Bybit's published USDT formula, LP = EP ∓ (IM − MM) / Q with MM = size × MMR − deduction, with the risk-limit
+    tier ccxt read from the stand-in's Bybit reply: $3M at 20x is tier 2 (MMR 0.75 %, deduction $5,000)."""
+    reply = await app.service.risk(chat(3), "long 62000 20x 3M bybit")
+    assert not reply.error, reply.text
+    q, im, mm = 3e6 / 62000, 3e6 / 20, 3e6 * 0.0075 - 5000
+    assert f"Liquidation price: {62000 - (im - mm) / q:,.2f} (Bybit formula; MMR 0.75%" in reply.text
+    assert "bybit, isolated margin" in reply.text
+    assert any(r.path.endswith("/v5/market/risk-limit") for r in server.log if r.exchange == "bybit")
+    short = await app.service.risk(chat(3), "short 62000 50x 20k bybit")
+    assert "Liquidation price: 62,930.00 (Bybit formula; MMR 0.50%" in short.text  # 62000 × (1 + 1/50 − 0.005)
+
+
 async def test_position_alert_near_its_level_fires_once_from_the_shipped_job(app: App,
                                                                              server: FaultyExchangeServer) -> None:
     price = (await app.engine.current("BTC/USDT:USDT", "24h")).map.price

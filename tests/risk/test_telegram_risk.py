@@ -76,7 +76,8 @@ async def test_risk_short_with_size_and_clusters_between(bot: Harness) -> None:
     ("/risk long 62000 200x", "200x is above binanceusdm's maximum of 125x for a $10k position"),
     ("/risk long 62000 60x 5M", "60x is above binanceusdm's maximum of 50x for a $5M position"),
     ("/risk long 62000 20x FOOBAR", "unknown symbol"),
-    ("/risk long 62000 20x bybit", "Binance's liquidation formula only"),
+    ("/risk long 62000 20x okx", "I know Binance's and Bybit's liquidation formulas"),
+    ("/risk long 62000 20x 8M bybit", "beyond the tier table I have for bybit (up to $6.8M)"),
     ("/risk up 62000 20x", "the side is long or short"),
     ("/risk", "use risk long|short <entry> <leverage>x"),
 ])
