@@ -43,8 +43,12 @@ def test_two_processes_send_every_alert_exactly_once(pg_url: str, tmp_path: Path
             add_sub(db, str(1000 + i))
     finally:
         db.dispose()
-    out = tmp_path / "sent.txt"
-    procs = [spawn(pg_url, out, "--expect", "40") for _ in range(2)]
+    out, barrier = tmp_path / "sent.txt", tmp_path / "barrier"
+    procs = [spawn(pg_url, out, "--expect", "40", "--barrier", str(barrier)) for _ in range(2)]
+    deadline = time.monotonic() + 60  # both set up (imports, database) before either starts: a fair race
+    while len(list(tmp_path.glob("barrier.ready.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "barrier.go").write_text("")
     for p in procs:
         finish(p)
     lines = out.read_text().splitlines()

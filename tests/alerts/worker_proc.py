@@ -51,6 +51,14 @@ class FileNotifier:
         return f"{os.getpid()}-{self.n}"
 
 
+def wait_at_barrier(barrier: Path, timeout_s: float) -> None:
+    """Say this worker is ready (``BARRIER.ready.<pid>``), then wait for ``BARRIER.go`` (at most ``timeout_s``)."""
+    Path(f"{barrier}.ready.{os.getpid()}").write_text("")
+    deadline = time.monotonic() + timeout_s
+    while not Path(f"{barrier}.go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 async def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("db_url")
@@ -61,6 +69,8 @@ async def main() -> None:
     p.add_argument("--block", type=Path, default=None)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--expect", type=int, default=0, help="run until this many alerts are sent or failed")
+    p.add_argument("--barrier", type=Path, default=None,
+                   help="once set up, create BARRIER.ready.<pid>, then wait for BARRIER.go before working")
     args = p.parse_args()
     start = time.monotonic()
 
@@ -76,6 +86,8 @@ async def main() -> None:
     dispatcher = Dispatcher(
         db, {"telegram": notifier}, f"w-{os.getpid()}", clock=clock, batch=3, lease_ms=args.lease_ms
     )
+    if args.barrier is not None:  # start together with the other workers, whatever their start-up times
+        await asyncio.to_thread(wait_at_barrier, args.barrier, args.timeout)
     await job.tick()
     while time.monotonic() - start < args.timeout:
         report = await dispatcher.run_once()
