@@ -47,7 +47,7 @@ class FileNotifier:
             os.write(fd, f"{digest} {chat_external_id} {os.getpid()}\n".encode())
         finally:
             os.close(fd)
-        await asyncio.sleep(0.002)  # let the other worker interleave
+        await asyncio.sleep(0.05)  # a chat API's round trip: the other worker claims its share meanwhile
         return f"{os.getpid()}-{self.n}"
 
 
@@ -86,9 +86,9 @@ async def main() -> None:
     dispatcher = Dispatcher(
         db, {"telegram": notifier}, f"w-{os.getpid()}", clock=clock, batch=3, lease_ms=args.lease_ms
     )
-    if args.barrier is not None:  # start together with the other workers, whatever their start-up times
+    await job.tick()  # both workers tick: one holds the job lease and queues the alerts, the other's tick adds none
+    if args.barrier is not None:  # dispatch together with the other workers, whatever their set-up and tick times
         await asyncio.to_thread(wait_at_barrier, args.barrier, args.timeout)
-    await job.tick()
     while time.monotonic() - start < args.timeout:
         report = await dispatcher.run_once()
         if report.claimed:
