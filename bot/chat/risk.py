@@ -88,10 +88,8 @@ async def _live_tiers(source: object, venue: Venue, price: float) -> tuple[Lever
     """The tiers a ccxt market source holds for the venue (fetched once and cached by the source), or ()."""
     src: Any = source
     for _ in range(8):  # unwrap StoredSource and the like (``inner``); CcxtSource caches tiers per symbol
-        if venue.exchange in getattr(src, "exchanges", ()) and hasattr(src, "_tiers_for"):
-            ex = src._client(venue.exchange)
-            market = await src._market(ex, venue.symbol)
-            return tuple(await src._tiers_for(ex, market, price))
+        if venue.exchange in getattr(src, "exchanges", ()) and hasattr(src, "leverage_tiers"):
+            return tuple(await src.leverage_tiers(venue.exchange, venue.symbol, price))
         src = getattr(src, "inner", None)
         if src is None:
             break

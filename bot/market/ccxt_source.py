@@ -158,6 +158,12 @@ class CcxtSource:
         market: dict[str, Any] = ex.market(symbol)
         return market
 
+    async def leverage_tiers(self, exchange_id: str, symbol: str, price: float) -> tuple[LeverageTier, ...]:
+        """The maintenance-margin tiers of ``symbol`` on ``exchange_id`` (live where available, else the default
+        table; cached), ``price`` in USD. Raises ccxt's errors when the market list cannot be read."""
+        ex = self._client(exchange_id)
+        return await self._tiers_for(ex, await self._market(ex, symbol), price)
+
     async def _tiers_for(self, ex: Any, market: dict[str, Any], price: float) -> tuple[LeverageTier, ...]:
         """Live tiers where the exchange gives them without a key (or a key is set), else the default table;
         ``price`` (USD) converts contract-denominated tiers (OKX). Cached per (exchange, symbol)."""

@@ -14,7 +14,7 @@ import pytest
 from bot.app import App
 from bot.chat.context_text import context_line
 from tests.market.conftest import NOW
-from tests.reliability.shipped import ALL, chat, shipped_app, shipped_settings
+from tests.reliability.shipped import ALL, chat, running_app
 from tests.standins.exchange_server import DAY, FUNDING_EVERY, HOUR, ExchangeServer, Tape
 
 SYMBOL = "BTC/USDT:USDT"
@@ -23,21 +23,14 @@ RATIO_STEP = 5 * 60_000
 
 @pytest.fixture
 async def server() -> AsyncIterator[ExchangeServer]:
-    s = ExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW))
-    await s.start()
-    try:
+    async with ExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW)) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
 async def app(tmp_path: Path, server: ExchangeServer) -> AsyncIterator[App]:
-    application = await shipped_app(shipped_settings(tmp_path, server), server)
-    try:
+    async with running_app(tmp_path, server) as application:
         yield application
-    finally:
-        await application.close()
 
 
 def oi_usd(tape: Tape, t: int) -> float:

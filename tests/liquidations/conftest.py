@@ -28,12 +28,8 @@ from tests.standins.liquidation_ws import LiquidationWsServer, ws_urls
 @pytest.fixture
 async def rest() -> AsyncIterator[ExchangeServer]:
     """The REST stand-in with 2 days of history ending at ``NOW``."""
-    server = ExchangeServer(Tape(start_ms=NOW - 2 * DAY, now_ms=NOW))
-    await server.start()
-    try:
+    async with ExchangeServer(Tape(start_ms=NOW - 2 * DAY, now_ms=NOW)) as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture

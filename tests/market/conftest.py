@@ -24,12 +24,8 @@ NO_WAIT = RetryPolicy(attempts=4, sleep=no_wait)
 @pytest.fixture
 async def stand_in() -> AsyncIterator[ExchangeServer]:
     """A running exchange stand-in with 60 days of history ending at NOW."""
-    server = ExchangeServer(Tape(start_ms=NOW - 60 * DAY, now_ms=NOW))
-    await server.start()
-    try:
+    async with ExchangeServer(Tape(start_ms=NOW - 60 * DAY, now_ms=NOW)) as server:
         yield server
-    finally:
-        await server.close()
 
 
 def source_for(server: ExchangeServer, *exchanges: str, api_keys: dict[str, str] | None = None) -> CcxtSource:

@@ -20,9 +20,5 @@ from tests.standins.exchange_server import DAY, Tape
 @pytest.fixture
 async def server() -> AsyncIterator[FaultyExchangeServer]:
     """The exchange stand-in with 10 days of history ending at ``NOW`` (its ``tape.now_ms`` can be moved)."""
-    standin = FaultyExchangeServer(Tape(start_ms=NOW - 10 * DAY, now_ms=NOW))
-    await standin.start()
-    try:
+    async with FaultyExchangeServer(Tape(start_ms=NOW - 10 * DAY, now_ms=NOW)) as standin:
         yield standin
-    finally:
-        await standin.close()

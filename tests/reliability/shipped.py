@@ -5,6 +5,8 @@ the test's: the stand-in's "now"."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,16 @@ async def shipped_app(settings: Settings, server: ExchangeServer) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
     return build_app(settings, clock=lambda: server.tape.now_ms)
+
+
+@asynccontextmanager
+async def running_app(tmp_path: Path, server: ExchangeServer) -> AsyncIterator[App]:
+    """``shipped_app`` with the user settings of ``shipped_settings``, closed on exit."""
+    application = await shipped_app(shipped_settings(tmp_path, server), server)
+    try:
+        yield application
+    finally:
+        await application.close()
 
 
 def chat(n: int) -> ChatRef:

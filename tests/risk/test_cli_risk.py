@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.model.risk import Position, liq_price
+from tests.cli_run import clean_cli_env, run  # noqa: F401  (clean_cli_env: an autouse fixture)
 
 AT = "2026-06-01T00:00Z"
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No .env or LIQMAP_ variables of the developer's leak into these tests."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("LIQMAP_SOURCE", "LIQMAP_EXCHANGES", "LIQMAP_TELEGRAM_TOKEN", "LIQMAP_DISCORD_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_risk_text_and_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -13,27 +13,20 @@ from bot.model.risk import Position, liq_price
 from tests.market.conftest import NOW
 from tests.reliability.faulty_exchange import FaultyExchangeServer
 from tests.reliability.helpers import alerts
-from tests.reliability.shipped import chat, shipped_app, shipped_settings
+from tests.reliability.shipped import chat, running_app
 from tests.standins.exchange_server import DAY, MIN, Tape
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[FaultyExchangeServer]:
-    standin = FaultyExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW))
-    await standin.start()
-    try:
+    async with FaultyExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW)) as standin:
         yield standin
-    finally:
-        await standin.close()
 
 
 @pytest.fixture
 async def app(tmp_path: Path, server: FaultyExchangeServer) -> AsyncIterator[App]:
-    application = await shipped_app(shipped_settings(tmp_path, server), server)
-    try:
+    async with running_app(tmp_path, server) as application:
         yield application
-    finally:
-        await application.close()
 
 
 async def test_risk_on_the_shipped_app(app: App) -> None:

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import ccxt.async_support as ccxt
 from aiohttp import web
@@ -137,7 +137,8 @@ def _newest(ts: list[int], limit: int) -> list[int]:
 
 @dataclass
 class ExchangeServer:
-    """The stand-in server. ``await start()``, use ``factory`` as CcxtSource's exchange factory, ``await close()``."""
+    """The stand-in server. ``await start()`` (or ``async with``), use ``factory`` as CcxtSource's exchange factory,
+    ``await close()``."""
 
     tape: Tape
     log: list[Logged] = field(default_factory=list)
@@ -160,6 +161,13 @@ class ExchangeServer:
         """Stop listening."""
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def fail(self, exchange: str, status: int, times: int | None = None) -> None:
         """Make the next ``times`` requests to ``exchange`` fail with ``status`` (429 or 5xx)."""
