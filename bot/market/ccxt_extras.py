@@ -15,6 +15,7 @@ from bot.model.market_context import LiveExtras
 log = logging.getLogger(__name__)
 RATIO_PERIOD = "5m"  # the finest period every covered exchange accepts
 EXTRAS_TTL_MS = 5 * 60_000  # one request per exchange and kind per 5 minutes at most
+EXTRAS_TIMEOUT_S = 5.0  # optional figures: a slow exchange leaves them out rather than hold the map up
 
 
 def _finite(value: Any) -> float | None:
@@ -71,11 +72,12 @@ class LiveExtrasCache:
         self._exchanges = exchanges
         self._clock = clock
         self._cache: dict[str, tuple[int, dict[str, LiveExtras]]] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}  # per symbol: one refresh at a time, other symbols not held up
 
     async def get(self, symbol: str) -> Mapping[str, LiveExtras]:
-        """Per-exchange extras of ``symbol`` (empty values where unknown); never raises for exchange trouble."""
-        async with self._lock:
+        """Per-exchange extras of ``symbol`` (empty values where unknown, or where an exchange took longer than
+        ``EXTRAS_TIMEOUT_S``); never raises for exchange trouble."""
+        async with self._locks.setdefault(symbol, asyncio.Lock()):
             now = self._clock()
             hit = self._cache.get(symbol)
             if hit is not None and now - hit[0] < EXTRAS_TTL_MS:
@@ -92,7 +94,7 @@ class LiveExtrasCache:
             ex = await self._clients(exchange_id)
             if ex is None or symbol not in (ex.markets or {}):
                 return LiveExtras()
-            return await fetch_live_extras(ex, symbol, now)
+            return await asyncio.wait_for(fetch_live_extras(ex, symbol, now), EXTRAS_TIMEOUT_S)
         except Exception as exc:  # optional figures: never fail a map for them
             log.debug("%s extras unavailable: %s", exchange_id, exc)
             return LiveExtras()

@@ -6,6 +6,7 @@ read by ccxt's ``fetchLongShortRatioHistory``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from bot.app import App
 from bot.chat.context_text import context_line
 from tests.market.conftest import NOW
+from tests.reliability.faulty_exchange import FaultyExchangeServer
 from tests.reliability.shipped import ALL, chat, running_app
 from tests.standins.exchange_server import DAY, FUNDING_EVERY, HOUR, ExchangeServer, Tape
 
@@ -22,8 +24,8 @@ RATIO_STEP = 5 * 60_000
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ExchangeServer]:
-    async with ExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW)) as s:
+async def server() -> AsyncIterator[FaultyExchangeServer]:
+    async with FaultyExchangeServer(Tape(start_ms=NOW - 3 * DAY, now_ms=NOW)) as s:
         yield s
 
 
@@ -94,3 +96,22 @@ async def test_the_extras_fail_quietly_and_the_map_still_comes(app: App, server:
     assert ctx is not None and ctx.total.long_short_ratio is None and ctx.total.predicted_funding_rate is None
     assert ctx.total.oi_usd is not None and ctx.total.funding_rate is not None
     assert "L/S" not in reply.text and "funding +0.0" in reply.text
+
+
+async def test_a_stalled_exchange_leaves_its_extras_out_within_the_timeout(app: App,
+                                                                          server: FaultyExchangeServer) -> None:
+    """OKX's long/short endpoint never answers (the connection stalls): the map comes after ``EXTRAS_TIMEOUT_S``
+    (5 s, the production value; ccxt's own timeout is 20 s), with OKX's ratio unknown and the others' figures in."""
+    from bot.market.ccxt_extras import EXTRAS_TIMEOUT_S
+
+    server.garble("okx", "/long-short-account-ratio-contract", "hang")
+    started = asyncio.get_running_loop().time()
+    reply = await app.service.liqmap(chat(4), "BTC", "24h")
+    waited = asyncio.get_running_loop().time() - started
+    assert not reply.error and reply.png is not None, reply.text
+    assert waited < 15, waited  # not ccxt's 20 s, nor the stand-in's 60 s stall
+    ctx = (await app.service.map_for(SYMBOL, "24h"))[0].map.context
+    assert ctx is not None
+    ratios = {c.exchange: c.long_short_ratio for c in ctx.exchanges}
+    assert ratios["okx"] is None and ratios["binanceusdm"] is not None and ratios["bybit"] is not None
+    assert EXTRAS_TIMEOUT_S == 5.0
