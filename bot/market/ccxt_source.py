@@ -68,6 +68,9 @@ def price_at_instant(timestamp: NDArray[np.int64], open_: NDArray[np.float64], c
     return price_at
 
 
+MARKETS_REFRESH_MS = 3_600_000  # listings and tiers change: each market list is reloaded hourly (as freqtrade does)
+
+
 class CcxtSource:
     """Live market data from ccxt exchanges (``enableRateLimit=True``); see the module docstring.
 
@@ -98,6 +101,7 @@ class CcxtSource:
         self._options = {k: dict(v) for k, v in (options or {}).items()}
         self._clients: dict[str, Any] = {}
         self._markets_loaded: dict[str, asyncio.Lock] = {}
+        self._markets_at: dict[str, int] = {}  # when each exchange's market list was last (re)loaded, ms
         # Bounded whatever users ask for (symbols are checked against the market lists first, but many are listed):
         # the least recently used history is dropped and simply fetched again when asked for.
         self._cache: LRUCache[tuple[str, str, str], MarketSeries] = LRUCache(CACHED_SERIES)
@@ -117,11 +121,25 @@ class CcxtSource:
         return self._clients[exchange_id]
 
     async def _load_markets(self, ex: Any) -> None:
-        """ccxt's market list of ``ex``, loaded once (ccxt keeps it on the exchange object)."""
+        """ccxt's market list of ``ex`` (ccxt keeps it on the exchange object): loaded with retries when absent,
+        then reloaded once per ``MARKETS_REFRESH_MS`` of the source's clock, with the cached tiers of ``ex``. A failed
+        reload keeps the list loaded before (an outage must not make listed symbols look unknown)."""
         lock = self._markets_loaded.setdefault(ex.id, asyncio.Lock())
         async with lock:
+            now = self._clock()
             if not ex.markets:
                 await self._retry.run(lambda: ex.load_markets(), f"{ex.id} load_markets")
+                self._markets_at[ex.id] = now
+            elif now - self._markets_at.get(ex.id, now) >= MARKETS_REFRESH_MS:
+                self._markets_at[ex.id] = now  # one attempt per period, whatever its outcome
+                try:
+                    await ex.load_markets(True)
+                except Exception as exc:
+                    log.warning("%s market list refresh failed (%s); keeping the list loaded before",
+                                ex.id, describe_error(exc))
+                    return
+                for key in [k for k in self._tiers if k[0] == ex.id]:
+                    self._tiers.pop(key, None)
 
     async def _listed_on(self, exchange_id: str, symbol: str) -> bool | None:
         """Whether ``exchange_id`` lists ``symbol``; None when its market list cannot be loaded right now."""

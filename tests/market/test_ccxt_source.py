@@ -95,7 +95,7 @@ async def test_second_load_fetches_only_the_new_tail(stand_in: ExchangeServer) -
         first = await source.load(SYMBOL, "5m", since)
         last_close = first.series[0].last_close_time
         stand_in.log.clear()
-        stand_in.tape.now_ms += 2 * HOUR  # time passes
+        stand_in.tape.now_ms += 50 * 60_000  # time passes (within the hour that a market list is kept)
         second = await source.load(SYMBOL, "5m", since)
     finally:
         await source.close()
@@ -105,7 +105,7 @@ async def test_second_load_fetches_only_the_new_tail(stand_in: ExchangeServer) -
     assert int(kl.query["startTime"]) == last_close - TF5  # only the tail, from the newest cached candle
     (bk,) = stand_in.requests("bybit", "/kline")
     assert int(bk.query["start"]) == last_close - TF5
-    assert not stand_in.requests("bybit", "instruments-info")  # markets are not reloaded
+    assert not stand_in.requests("bybit", "instruments-info")  # markets are not reloaded within the hour
 
 
 async def test_every_load_asks_the_exchange_so_an_outage_shows_at_once(stand_in: ExchangeServer) -> None:
@@ -206,3 +206,30 @@ async def test_the_history_cache_is_bounded(stand_in: ExchangeServer, monkeypatc
     assert again.series and again.series[0].n >= 6 * 12 - 1  # the closed candles of the six hours
     (kl,) = stand_in.requests("binanceusdm", "/klines")
     assert int(kl.query["startTime"]) <= NOW - HOUR * 6  # the whole window again, not a tail
+
+
+async def test_market_lists_are_reloaded_hourly_and_a_failed_reload_keeps_the_old_list(
+    stand_in: ExchangeServer,
+) -> None:
+    """New listings and changed tiers reach a bot that runs for months: each market list is reloaded once per
+    ``MARKETS_REFRESH_MS`` of the source's clock; a reload during an outage keeps the list loaded before."""
+    from bot.market.ccxt_source import MARKETS_REFRESH_MS
+
+    source = source_for(stand_in, "bybit")
+    try:
+        assert await source.supports(SYMBOL)
+        first = len(stand_in.requests("bybit", "instruments-info"))
+        assert first >= 1
+        stand_in.tape.now_ms += MARKETS_REFRESH_MS - 60_000
+        assert await source.supports(SYMBOL)
+        assert len(stand_in.requests("bybit", "instruments-info")) == first  # within the hour: the cached list
+        stand_in.tape.now_ms += 60_000
+        assert await source.supports(SYMBOL)
+        second = len(stand_in.requests("bybit", "instruments-info"))
+        assert second > first  # reloaded
+        stand_in.fail("bybit", 503)  # an outage at the next reload
+        stand_in.tape.now_ms += MARKETS_REFRESH_MS
+        assert await source.supports(SYMBOL) and not await source.supports("DOGE/USDT:USDT")
+        assert len(stand_in.requests("bybit", "instruments-info")) == second + 1  # one attempt, no retry storm
+    finally:
+        await source.close()
