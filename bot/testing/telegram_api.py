@@ -194,9 +194,9 @@ class BotApiStandin:
         if faults:
             fault = faults.pop(0)
             if fault.kind == "timeout":
-                self._answer(method, params, files)  # delivered, but the answer never comes in time
+                result = self._answer(method, params, files)  # delivered; the answer comes after ``hang_s``
                 await asyncio.sleep(fault.hang_s)
-                return web.json_response({"ok": True, "result": True})
+                return web.json_response({"ok": True, "result": result})
             call.status = int(fault.kind)
             return self._error(call.status, fault)
         handler = getattr(self, f"_m_{method}", None)
