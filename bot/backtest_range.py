@@ -139,20 +139,27 @@ class Candles:
         return float(self._cum[b] - self._cum[a]) if self._known[b] > self._known[a] else float("nan")
 
 
+def _with_next_hour(pending: F64, next_hour: F64) -> F64:
+    """(b,) USD: the pending book plus the next-hour layer (when the map has one)."""
+    return pending + next_hour if next_hour.shape == pending.shape else pending
+
+
 def range_step(
     liq_map: LiqMap, bar_range: tuple[float, float], realized: tuple[float, float], bar_ms: int, notional: float
 ) -> RangeStep:
     """The observation of ``liq_map`` (made at ``t``, price ``p``) on the bar after it."""
     p = liq_map.price
     low, high = min(bar_range[0], p), max(bar_range[1], p)
+    longs = _with_next_hour(liq_map.long_usd, liq_map.next_long_usd)
+    shorts = _with_next_hour(liq_map.short_usd, liq_map.next_short_usd)
     return RangeStep(
         t=int(liq_map.at),
         price=p,
         bar_ms=bar_ms,
         low=low,
         high=high,
-        predicted_long=mass_between(liq_map.bin_price, liq_map.long_usd, low, p),
-        predicted_short=mass_between(liq_map.bin_price, liq_map.short_usd, p, high),
+        predicted_long=mass_between(liq_map.bin_price, longs, low, p),
+        predicted_short=mass_between(liq_map.bin_price, shorts, p, high),
         realized_long=realized[0],
         realized_short=realized[1],
         notional_usd=notional,

@@ -11,9 +11,10 @@ import numpy.typing as npt
 from bot.market.types import MarketSeries
 from bot.model.book import pending_by_leverage
 from bot.model.clusters import find_clusters
-from bot.model.flows import series_flows
+from bot.model.flows import Flows, series_flows
 from bot.model.grid import Grid, grid_around
 from bot.model.heatmap import column_times, heatmap
+from bot.model.openings import next_hour_layer
 from bot.model.params import DEFAULT_PARAMS, ModelParams
 from bot.model.types import Cluster, LiqMap, window_ms
 
@@ -95,6 +96,8 @@ class _Pending:
     exchanges: list[str]
     candles: int = 0  # candles of every contributing series in the window
     from_oi: int = 0  # of which modelled from open-interest changes (the rest from the volume proxy)
+    next_long: F64 | None = None  # (b,) USD: the next-hour layer (bot.model.openings), summed over exchanges
+    next_short: F64 | None = None
 
     @property
     def oi_share(self) -> float:
@@ -102,17 +105,28 @@ class _Pending:
         return self.from_oi / self.candles if self.candles else float("nan")
 
 
+def _deposit_per_volume(s: MarketSeries, start: int, flows: Flows, params: ModelParams) -> float:
+    """USD of deposit per USD of the volume proxy (``volume_oi_share`` × notional) over the window's candles: 1
+    without OI, else the scale OI gives the series (as ``series_flows`` rescales its proxy)."""
+    if flows.from_oi == 0:
+        return 1.0
+    proxy = params.volume_oi_share * float(np.nansum(s.volume[start:] * s.close[start:]))
+    return float(flows.deposit.sum()) / proxy if proxy > 0 else 1.0
+
+
 def _pending_over_exchanges(
-    live: Sequence[MarketSeries], grid: Grid, times: I64, start_ms: int, params: ModelParams
+    live: Sequence[MarketSeries], grid: Grid, times: I64, start_ms: int, params: ModelParams, price: float, at: int
 ) -> _Pending:
     """Run the flow model on each series from ``start_ms`` (ms UTC) and add up its pending book and heatmap on
-    ``grid`` at the column ``times`` (t,) ms UTC; series without any deposit are skipped."""
+    ``grid`` at the column ``times`` (t,) ms UTC, and the next-hour layer at ``at`` around ``price``; series without
+    any deposit are skipped."""
     v, b = len(params.leverages), grid.n_bins
     long_lev, short_lev = np.zeros((v, b)), np.zeros((v, b))
     heat_long = heat_short = np.zeros((times.size, b))
     notes: list[str] = []
     exchanges: list[str] = []
     candles = from_oi = 0
+    next_long, next_short = np.zeros(b), np.zeros(b)
     for s in live:
         start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
         flows = series_flows(s, start, params)
@@ -124,12 +138,16 @@ def _pending_over_exchanges(
         lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
         long_lev += lv
         short_lev += sv
+        nl, ns = next_hour_layer(s, grid, price, at, params, _deposit_per_volume(s, start, flows, params))
+        next_long += nl
+        next_short += ns
         hl, hs = heatmap(flows, grid, times, params, s.tiers)
         if len(exchanges) == 1:
             heat_long, heat_short = hl, hs
         else:
             heat_long, heat_short = heat_long + hl, heat_short + hs
-    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, candles, from_oi)
+    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, candles, from_oi, next_long,
+                    next_short)
 
 
 def build_map(
@@ -162,7 +180,7 @@ def build_map(
     grid = grid_around(price, params.range_pct, params.n_bins)
     start_ms = at - span
     path = _reference_path(ref, start_ms, params)
-    pending = _pending_over_exchanges(live, grid, path.times, start_ms, params)
+    pending = _pending_over_exchanges(live, grid, path.times, start_ms, params, price, at)
     notes = pending.notes
     oi, funding, change = _summaries(live, start_ms)
     long_usd, short_usd = pending.long_lev.sum(axis=0), pending.short_lev.sum(axis=0)
@@ -178,4 +196,6 @@ def build_map(
         synthetic=synthetic, oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
         oi_share=pending.oi_share,
         path_time=path.close_time, path_low=path.low, path_high=path.high,
+        next_long_usd=pending.next_long if pending.next_long is not None else np.zeros(0),
+        next_short_usd=pending.next_short if pending.next_short is not None else np.zeros(0),
     )

@@ -55,6 +55,12 @@ class ModelParams:
         oi_max_staleness_candles: after the last OI sample its value is held for at most this many candles (feeds
             publish with a lag); later candles fall back to the volume proxy.
 
+    Next hour:
+        next_hour_openings: scale of the next-hour layer (``bot.model.openings``): the positions expected to open
+            in the coming hour, at their liquidation levels, kept apart from the pending book (clusters and alerts
+            never read it; the traded-range score does). 1 (default) = the model's own opened share of the expected
+            notional; 0 = off. Chosen on the first half of the 161-day set (docs/model.md).
+
     Grid:
         n_bins: price bins of the grid (>= 1000 gives ~0.05% resolution over +-25%).
         range_pct: half-width of the grid around price, fraction (0.25 = +-25%, wide enough for 5x levels).
@@ -83,6 +89,7 @@ class ModelParams:
     oi_max_gap_h: float = 3.0
     oi_max_gap_samples: float = 3.0
     oi_max_staleness_candles: float = 3.0
+    next_hour_openings: float = 1.0
     n_bins: int = 1000
     range_pct: float = 0.25
     heat_columns: int = 400
@@ -106,6 +113,8 @@ class ModelParams:
             raise ValueError("range_pct must be between 0 and 1 (e.g. 0.25 for +-25%)")
         if not 0.0 <= self.side_split <= 1.0 or not 0.0 <= self.same_candle_sweep <= 1.0:
             raise ValueError("side_split and same_candle_sweep must be between 0 and 1")
+        if self.next_hour_openings < 0:
+            raise ValueError("next_hour_openings must be >= 0 (0 turns the next-hour layer off)")
         if self.half_life_h < 0:
             raise ValueError("half_life_h must be >= 0 (0 disables decay)")
         if self.oi_max_gap_h < 0 or self.oi_max_gap_samples < 0 or self.oi_max_staleness_candles < 0:

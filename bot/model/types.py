@@ -92,6 +92,9 @@ class LiqMap:
             traded-volume proxy; NaN when nothing contributed). The footer states it.
         context: OI, funding, long/short ratio and realized liquidations beside the map (None until attached).
         prints: real liquidation events over the window (None when no feed recorded any), drawn as bubbles.
+        next_long_usd / next_short_usd: (b,) USD at the liquidation levels of positions expected to open in the
+            next hour (``bot.model.openings``; empty when not computed). Not in ``long_usd``/``short_usd``: clusters,
+            alerts and images read the pending book only; the traded-range score reads both.
     """
 
     symbol: str
@@ -122,6 +125,8 @@ class LiqMap:
     path_low: F64 = field(default_factory=lambda: np.zeros(0))
     path_high: F64 = field(default_factory=lambda: np.zeros(0))
     oi_share: float = float("nan")
+    next_long_usd: F64 = field(default_factory=lambda: np.zeros(0))
+    next_short_usd: F64 = field(default_factory=lambda: np.zeros(0))
     context: MapContext | None = None
     prints: LiquidationPrints | None = None
 
@@ -158,6 +163,9 @@ class LiqMap:
                 "price": self.bin_price.tolist(),
                 "long_usd": self.long_usd.tolist(),
                 "short_usd": self.short_usd.tolist(),
+                **({"next_hour_long_usd": self.next_long_usd.tolist(),
+                    "next_hour_short_usd": self.next_short_usd.tolist()}
+                   if self.next_long_usd.size == self.bin_price.size else {}),
             },
             "clusters": [c.to_json() for c in self.clusters],
             "synthetic": bool(self.synthetic),

@@ -103,8 +103,9 @@ def test_range_step_reads_the_map_inside_the_traded_range() -> None:
     low, high = p * 0.99, p * 1.004
     s = range_step(liq_map, (low, high), (5.0, 7.0), H, 2e9)
     x = liq_map.bin_price
-    assert s.predicted_long == pytest.approx(liq_map.long_usd[(x >= low) & (x <= p)].sum())
-    assert s.predicted_short == pytest.approx(liq_map.short_usd[(x >= p) & (x <= high)].sum())
+    longs, shorts = liq_map.long_usd + liq_map.next_long_usd, liq_map.short_usd + liq_map.next_short_usd  # book + layer
+    assert s.predicted_long == pytest.approx(longs[(x >= low) & (x <= p)].sum())
+    assert s.predicted_short == pytest.approx(shorts[(x >= p) & (x <= high)].sum())
     assert s.predicted_long > 0 and s.realized_long == 5.0 and s.reach_long == pytest.approx(0.01)
     # a bar that gapped above p still starts trading from p: the long range is [p, p], reach 0
     up = range_step(liq_map, (p * 1.001, p * 1.01), (0.0, 1.0), H, 2e9)
