@@ -19,7 +19,7 @@ from bot.storage.records import ClusterStateRec
 from tests.market.conftest import NOW
 from tests.reliability.faulty_exchange import FaultyExchangeServer
 from tests.reliability.helpers import alerts
-from tests.reliability.shipped import ALL, chat, shipped_app, shipped_settings
+from tests.reliability.shipped import ALL, chat, running_app, shipped_app, shipped_settings
 from tests.standins.exchange_server import HOUR, MIN, Tape
 
 SYMBOL = "BTC/USDT:USDT"
@@ -28,11 +28,8 @@ CANDLE = 5 * MIN
 
 @pytest.fixture
 async def app(tmp_path: Path, server: FaultyExchangeServer) -> AsyncIterator[App]:
-    application = await shipped_app(shipped_settings(tmp_path, server), server)
-    try:
+    async with running_app(tmp_path, server) as application:
         yield application
-    finally:
-        await application.close()
 
 
 async def subscribe(app: App, first: int, n: int) -> None:
