@@ -17,8 +17,6 @@ Delivery guarantee (see docs/alerts.md):
   pending alerts, and the alert is sent there once; a second move right away is retried later. Transient errors retry
   with capped exponential backoff up to ``max_attempts``. Alerts older than ``max_age_ms`` are not sent (``failed``,
   "expired"): an old alert would be misleading.
-- A batch sends to up to ``DELIVERY_CONCURRENCY`` chats at once, each chat's alerts in order: a chat whose API
-  answer or upload hangs holds up only itself (``test_a_hung_upload_holds_up_only_its_own_chat``).
 """
 
 from __future__ import annotations
@@ -59,10 +57,6 @@ def backoff_ms(attempts: int, base_ms: int, cap_ms: int) -> int:
     return int(min(cap_ms, base_ms * 2 ** max(attempts - 1, 0)))
 
 
-DELIVERY_CONCURRENCY = 8  # chats a batch sends to at once (one chat's alerts stay in order): a slow chat API answer
-# or upload holds up only its own chat; the platforms' own limiters (PTB's, discord.py's) pace the rest
-
-
 class Dispatcher:
     """Sends queued alerts. ``notifiers`` maps a platform ('telegram', 'discord') to its ``Notifier``."""
 
@@ -81,10 +75,8 @@ class Dispatcher:
         max_age_ms: int = 3_600_000,
         image_for: ImageFor | None = None,
         metrics: Metrics | None = None,
-        concurrency: int = DELIVERY_CONCURRENCY,
     ) -> None:
         self.db = db
-        self.concurrency = concurrency
         self.notifiers = dict(notifiers)
         self.worker_id = worker_id or make_worker_id("dispatch")
         self.clock = clock
@@ -110,31 +102,19 @@ class Dispatcher:
         if not claimed:
             return report
         chat_map = await asyncio.to_thread(self._chats, [a.chat_id for a in claimed])
-        by_chat: dict[int, list[AlertRec]] = {}
         for alert in claimed:
-            by_chat.setdefault(alert.chat_id, []).append(alert)
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one_chat(alerts: list[AlertRec]) -> None:
-            async with gate:
-                for alert in alerts:
-                    chat = chat_map.get(alert.chat_id)
-                    await self._deliver(alert, chat, report)
-                    if chat is None:
-                        continue
-                    now_at = self._moved_now.get(chat.id, chat)  # later alerts of this batch go to the new id
-                    if now_at.active and now_at.id in self._blocked_now:
-                        now_at = replace(now_at, active=False)  # later alerts of this batch fail, not resent
-                    chat_map[chat.id] = now_at
-
-        outcomes = await asyncio.gather(*(one_chat(group) for group in by_chat.values()), return_exceptions=True)
+            chat = chat_map.get(alert.chat_id)
+            await self._deliver(alert, chat, report)
+            if chat is None:
+                continue
+            now_at = self._moved_now.get(chat.id, chat)  # later alerts of this batch go to the new id
+            if now_at.active and now_at.id in self._blocked_now:
+                now_at = replace(now_at, active=False)  # later alerts of this batch fail, not resent
+            chat_map[chat.id] = now_at
         self._blocked_now.clear()
         self._moved_now.clear()
         if self.metrics is not None:
             self.metrics.record_dispatch(report.sent, report.failed, report.retried)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome  # after every chat's pass has finished
         return report
 
     async def run(self, stop: asyncio.Event, poll_s: float = 2.0) -> None:

@@ -3,8 +3,6 @@ can fail maps onto the outbox's outcome (retry as told, deactivate, never resend
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.alerts.dispatcher import Dispatcher
 from bot.chat.telegram import TelegramNotifier, start_telegram
 from bot.storage import chats, outbox
@@ -96,21 +94,3 @@ async def test_send_only_runner_delivers_without_polling(bot: Harness) -> None:
         await runner.stop()
     assert not runner.application.running
 
-
-async def test_a_hung_upload_holds_up_only_its_own_chat(bot: Harness) -> None:
-    """Five chats' alerts in one batch; the Bot API takes 10 s to answer the first upload (under the notifier's 20 s
-    read timeout, so it is delivered). The other four are sent meanwhile, not after it."""
-    for i in range(5):
-        add_sub(bot.db, str(CHAT + i))
-    assert (await make_job(bot.db, bot.clock).tick()).alerts_queued == 5
-    bot.server.fail("sendPhoto", "timeout", hang_s=10.0)
-    run = asyncio.create_task(dispatcher(bot).run_once())
-
-    def chats_reached() -> set[str]:
-        return {str(c.params["chat_id"]) for c in bot.server.calls_of("sendPhoto")}
-
-    await bot.server.wait_for(lambda: len(chats_reached()) == 5, timeout_s=8.0)
-    assert not run.done()  # the first upload is still waiting for its answer
-    report = await run
-    assert (report.claimed, report.sent) == (5, 5)
-    assert sorted(len(bot.server.sent(CHAT + i)) for i in range(5)) == [1] * 5
