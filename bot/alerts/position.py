@@ -60,7 +60,10 @@ def position_of(sub: SubscriptionRec) -> Position:
 
 
 def sub_liq_price(sub: SubscriptionRec) -> float:
-    """The liquidation price USD of a position subscription (bundled tiers of its symbol); NaN when none."""
+    """The liquidation price USD of a position subscription: the one computed when it was created (the tiers read
+    then, live where the exchange gave them), else from the bundled tiers of its symbol; NaN when none."""
+    if sub.liq_price is not None and math.isfinite(sub.liq_price):
+        return float(sub.liq_price)
     pos = position_of(sub)
     return liq_price(pos, bundled_tiers(pos.inverse, pos.formula) if pos.formula == "bybit" else
                      default_tiers(sub.symbol))

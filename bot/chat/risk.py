@@ -34,7 +34,7 @@ FORMULA_OF = {"binanceusdm": "binance", "binancecoinm": "binance", "bybit": "byb
 MAX_SHOWN = 3  # clusters listed between price and the level
 
 MapOf = Callable[[str, str], Awaitable[LiqMap]]
-Store = Callable[[PositionSpec, "Venue", Position], Awaitable[SubscriptionRec]]
+Store = Callable[[PositionSpec, "Venue", Position, float], Awaitable[SubscriptionRec]]  # ..., liquidation price USD
 
 
 @dataclass(frozen=True)
@@ -225,13 +225,14 @@ async def risk_reply(args: str, map_of: MapOf, source: object) -> Reply:
 
 async def position_alert_reply(args: str, map_of: MapOf, source: object, store: Store) -> Reply:
     """``alert position ...``: validated like ``risk`` (venue, symbol, leverage within the tier's maximum), then
-    stored by ``store(spec, venue, position)`` as a position alert on the ``RISK_WINDOW`` map."""
+    stored by ``store(spec, venue, position, liquidation price)`` as a position alert on the ``RISK_WINDOW`` map,
+    with the liquidation price just computed (so the alert watches the level this reply names)."""
     spec = parse_position(args, alert=True)
     a = await run_risk(spec, map_of, source)
     if not math.isfinite(a.check.liq):
         raise CommandError(f"a {spec.leverage:g}x {spec.side} has no liquidation price: nothing to alert on; "
                            "raise the leverage")
-    sub = await store(spec, a.venue, a.check.position)
+    sub = await store(spec, a.venue, a.check.position, a.check.liq)
     size_note = " (default size)" if a.size_defaulted else ""
     beyond = "\nPrice is already beyond this liquidation price." if a.check.beyond else ""
     return Reply(f"Position alert #{sub.id} added{size_note}: {sub_line(sub)}{beyond}")

@@ -252,9 +252,9 @@ class ChatService:
     async def alert_position(self, chat: ChatRef, args: str) -> Reply:
         """``alert position long|short ENTRY LEVERAGE [size] [within%] ...``: alert near the liquidation price."""
 
-        async def store(spec: PositionSpec, venue: Venue, pos: Position) -> SubscriptionRec:
+        async def store(spec: PositionSpec, venue: Venue, pos: Position, liq: float) -> SubscriptionRec:
             rec = await self.register(chat)
-            fields = PositionFields(pos.entry, pos.leverage, pos.size_usd, venue.exchange)
+            fields = PositionFields(pos.entry, pos.leverage, pos.size_usd, venue.exchange, liq)
             return cast(SubscriptionRec, await self._db(lambda s: subscriptions.add_subscription(
                 s, rec.id, symbol=venue.symbol, window=RISK_WINDOW, proximity_pct=spec.proximity_pct,
                 sides=spec.side, cooldown_s=spec.cooldown_s, limit_per_chat=self.limit_per_chat, position=fields)))

@@ -76,6 +76,7 @@ class Subscription(Base):
     leverage: Mapped[float | None] = mapped_column(Float, nullable=True)  # position alerts only
     size_usd: Mapped[float | None] = mapped_column(Float, nullable=True)  # notional USD, position alerts only
     exchange: Mapped[str | None] = mapped_column(String(32), nullable=True)  # whose formula and tiers
+    liq_price: Mapped[float | None] = mapped_column(Float, nullable=True)  # USD, as computed at creation
 
 
 class SubClusterState(Base):

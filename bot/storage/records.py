@@ -56,6 +56,7 @@ class SubscriptionRec:
     leverage: float | None = None  # position alerts
     size_usd: float | None = None  # notional USD, position alerts
     exchange: str | None = None  # whose liquidation formula and tiers, position alerts
+    liq_price: float | None = None  # USD, the position's liquidation price when the alert was created
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ def _rec(x: Subscription) -> SubscriptionRec:
         leverage=x.leverage,
         size_usd=x.size_usd,
         exchange=x.exchange,
+        liq_price=x.liq_price,
     )
 
 
@@ -53,12 +54,14 @@ def _validate(proximity_pct: float, min_usd: float, min_share: float, sides: str
 
 @dataclass(frozen=True)
 class PositionFields:
-    """What a position alert stores besides a zone alert's fields: entry USD, leverage, notional USD, exchange."""
+    """What a position alert stores besides a zone alert's fields: entry USD, leverage, notional USD, exchange and
+    the liquidation price USD computed when it was created (NaN: computed from the bundled tiers when read)."""
 
     entry_price: float
     leverage: float
     size_usd: float
     exchange: str
+    liq_price: float = float("nan")
 
 
 def _validate_position(p: PositionFields, sides: str) -> None:
@@ -116,6 +119,7 @@ def add_subscription(
         leverage=None if position is None else float(position.leverage),
         size_usd=None if position is None else float(position.size_usd),
         exchange=None if position is None else position.exchange,
+        liq_price=None if position is None or not math.isfinite(position.liq_price) else float(position.liq_price),
     )
     s.add(sub)
     s.flush()

@@ -67,3 +67,30 @@ async def test_position_alert_near_its_level_fires_once_from_the_shipped_job(app
     server.tape.now_ms = NOW + 5 * MIN  # the next tick, well inside the 30 min cooldown
     assert (await app.job.tick()).alerts_queued == 0
     assert await app.service.alert_png(alert) is not None
+
+
+async def test_a_position_alert_watches_the_level_its_reply_named(app: App) -> None:
+    """Bybit's live risk limits differ from the bundled table (here its first tier's MMR is 0.6 %, not 0.5 %): the
+    position alert stores the level its reply named, from the live tiers, and the job and image read that one."""
+    from bot.alerts.position import position_of, sub_liq_price
+    from bot.chat.risk import RISK_WINDOW
+    from bot.model.risk import BYBIT_BTCUSDT_TIERS
+    from bot.storage import subscriptions
+    from tests.standins import exchange_server
+
+    table = exchange_server.fixture("bybit_risk_limit_btcusdt.json")
+    table["result"]["list"][0]["maintenanceMargin"] = "0.006"
+    route = ("bybit", "/v5/market/risk-limit")
+    saved = exchange_server.ROUTES[route]
+    exchange_server.ROUTES[route] = lambda tape, q: (200, table)
+    try:
+        added = await app.service.alert_position(chat(5), "long 62000 20x 1M bybit 2%")
+    finally:
+        exchange_server.ROUTES[route] = saved
+    assert not added.error, added.text
+    live = 62000 - (1e6 / 20 - 1e6 * 0.006) / (1e6 / 62000)  # EP − (IM − MM) / Q with the live MMR
+    assert f"{live:,.2f}" in added.text
+    with app.db.session() as s:
+        [sub] = subscriptions.subscriptions_for(s, "BTC/USDT:USDT", RISK_WINDOW, kind="position")
+    assert sub.liq_price == pytest.approx(live) and sub_liq_price(sub) == pytest.approx(live)
+    assert liq_price(position_of(sub), BYBIT_BTCUSDT_TIERS) != pytest.approx(live, abs=1.0)  # the bundled level
