@@ -118,8 +118,8 @@ def _pending_over_exchanges(
     live: Sequence[MarketSeries], grid: Grid, times: I64, start_ms: int, params: ModelParams, price: float, at: int
 ) -> _Pending:
     """Run the flow model on each series from ``start_ms`` (ms UTC) and add up its pending book and heatmap on
-    ``grid`` at the column ``times`` (t,) ms UTC, and the next-hour layer at ``at`` around ``price``; series without
-    any deposit are skipped."""
+    ``grid`` at the column ``times`` (t,) ms UTC, and the next-hour layer at ``at`` around ``price``. Every series
+    with candles in the window counts as a contributing exchange; one without any deposit adds nothing pending."""
     v, b = len(params.leverages), grid.n_bins
     long_lev, short_lev = np.zeros((v, b)), np.zeros((v, b))
     heat_long = heat_short = np.zeros((times.size, b))
@@ -131,10 +131,12 @@ def _pending_over_exchanges(
         start = int(np.searchsorted(s.timestamp + s.timeframe_ms, start_ms, side="right"))
         flows = series_flows(s, start, params)
         notes.extend(flows.notes)
-        if flows.n == 0 or not (flows.deposit > 0).any():
+        if flows.n == 0:
             continue
-        exchanges.append(s.exchange)
+        exchanges.append(s.exchange)  # it delivered data, even when nothing of it is pending (OI only fell)
         candles, from_oi = candles + flows.n, from_oi + flows.from_oi
+        if not (flows.deposit > 0).any():
+            continue
         lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
         long_lev += lv
         short_lev += sv
@@ -142,10 +144,7 @@ def _pending_over_exchanges(
         next_long += nl
         next_short += ns
         hl, hs = heatmap(flows, grid, times, params, s.tiers)
-        if len(exchanges) == 1:
-            heat_long, heat_short = hl, hs
-        else:
-            heat_long, heat_short = heat_long + hl, heat_short + hs
+        heat_long, heat_short = heat_long + hl, heat_short + hs
     return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, candles, from_oi, next_long,
                     next_short)
 

@@ -4,7 +4,6 @@ configured exchange lists is answered from the market lists alone: no history re
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from bot.market.source import ReplaySource, SimSource, is_listed
 from bot.market.stored_source import StoredSource
 from bot.storage import chats, subscriptions
 from bot.storage.db import Database
-from tests.market.conftest import NO_WAIT
+from tests.market.conftest import NO_WAIT, NOW
 from tests.standins.exchange_server import DAY, ExchangeServer, Tape
 
 EXCHANGES = ("binanceusdm", "bybit", "okx")
@@ -30,14 +29,9 @@ MARKET_LISTS = ("/exchangeInfo", "instruments-info", "/instruments")  # what loa
 
 @pytest.fixture
 async def live() -> AsyncIterator[ExchangeServer]:
-    """The stand-in with history up to the wall clock (the engine asks for "now")."""
-    now = int(time.time() * 1000)
-    server = ExchangeServer(Tape(start_ms=now - 10 * DAY, now_ms=now))
-    await server.start()
-    try:
+    """The stand-in with history up to ``NOW`` (the engine's and the service's clock is the stand-in's "now")."""
+    async with ExchangeServer(Tape(start_ms=NOW - 10 * DAY, now_ms=NOW)) as server:
         yield server
-    finally:
-        await server.close()
 
 
 def ccxt_on(server: ExchangeServer, *exchanges: str) -> CcxtSource:
@@ -48,7 +42,8 @@ def ccxt_on(server: ExchangeServer, *exchanges: str) -> CcxtSource:
 def live_service(db: Database, server: ExchangeServer) -> ChatService:
     """ChatService with every default, over StoredSource(CcxtSource) as ``run_app`` wires them."""
     settings = Settings(source="ccxt", _env_file=None)  # type: ignore[call-arg]
-    return ChatService(db, MapEngine(StoredSource(ccxt_on(server), db)), settings)
+    clock = lambda: server.tape.now_ms  # noqa: E731
+    return ChatService(db, MapEngine(StoredSource(ccxt_on(server), db), clock=clock), settings, clock=clock)
 
 
 def history_requests(server: ExchangeServer) -> list[str]:
