@@ -25,7 +25,6 @@ from bot.alerts.messages import with_footer
 from bot.alerts.rules import NEVER, ClusterArrays, cluster_distance_pct
 from bot.format import fmt_pct, fmt_price, fmt_range, fmt_usd
 from bot.market.symbols import display_symbol
-from bot.market.tiers import default_tiers
 from bot.model.risk import Position, bundled_tiers, clusters_between, distance_pct, liq_price
 from bot.model.types import Cluster, LiqMap
 from bot.storage.records import ClusterStateRec, NewAlert, SubscriptionRec
@@ -65,8 +64,7 @@ def sub_liq_price(sub: SubscriptionRec) -> float:
     if sub.liq_price is not None and math.isfinite(sub.liq_price):
         return float(sub.liq_price)
     pos = position_of(sub)
-    return liq_price(pos, bundled_tiers(pos.inverse, pos.formula) if pos.formula == "bybit" else
-                     default_tiers(sub.symbol))
+    return liq_price(pos, bundled_tiers(pos.inverse, pos.formula))
 
 
 def targets_of(m: LiqMap, sub: SubscriptionRec) -> list[Target]:

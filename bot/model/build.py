@@ -11,7 +11,7 @@ import numpy.typing as npt
 from bot.market.types import MarketSeries
 from bot.model.book import pending_by_leverage
 from bot.model.clusters import find_clusters
-from bot.model.flows import Flows, series_flows
+from bot.model.flows import series_flows
 from bot.model.grid import Grid, grid_around
 from bot.model.heatmap import column_times, heatmap
 from bot.model.openings import next_hour_layer
@@ -94,24 +94,15 @@ class _Pending:
     heat_short: F64
     notes: list[str]
     exchanges: list[str]
+    next_long: F64  # (b,) USD: the next-hour layer (bot.model.openings), summed over exchanges
+    next_short: F64
     candles: int = 0  # candles of every contributing series in the window
     from_oi: int = 0  # of which modelled from open-interest changes (the rest from the volume proxy)
-    next_long: F64 | None = None  # (b,) USD: the next-hour layer (bot.model.openings), summed over exchanges
-    next_short: F64 | None = None
 
     @property
     def oi_share(self) -> float:
         """Share of the window's candles modelled from open interest, 0..1 (NaN when none contributed)."""
         return self.from_oi / self.candles if self.candles else float("nan")
-
-
-def _deposit_per_volume(s: MarketSeries, start: int, flows: Flows, params: ModelParams) -> float:
-    """USD of deposit per USD of the volume proxy (``volume_oi_share`` × notional) over the window's candles: 1
-    without OI, else the scale OI gives the series (as ``series_flows`` rescales its proxy)."""
-    if flows.from_oi == 0:
-        return 1.0
-    proxy = params.volume_oi_share * float(np.nansum(s.volume[start:] * s.close[start:]))
-    return float(flows.deposit.sum()) / proxy if proxy > 0 else 1.0
 
 
 def _pending_over_exchanges(
@@ -140,13 +131,13 @@ def _pending_over_exchanges(
         lv, sv = pending_by_leverage(flows, grid, params, s.tiers, end_ms=int(times[-1]) if times.size else None)
         long_lev += lv
         short_lev += sv
-        nl, ns = next_hour_layer(s, grid, price, at, params, _deposit_per_volume(s, start, flows, params))
+        nl, ns = next_hour_layer(s, grid, price, at, params, flows.deposit_per_proxy)
         next_long += nl
         next_short += ns
         hl, hs = heatmap(flows, grid, times, params, s.tiers)
         heat_long, heat_short = heat_long + hl, heat_short + hs
-    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, candles, from_oi, next_long,
-                    next_short)
+    return _Pending(long_lev, short_lev, heat_long, heat_short, notes, exchanges, next_long, next_short, candles,
+                    from_oi)
 
 
 def build_map(
@@ -195,6 +186,5 @@ def build_map(
         synthetic=synthetic, oi_usd=oi, funding_rate=funding, oi_change_pct=change, notes=tuple(dict.fromkeys(notes)),
         oi_share=pending.oi_share,
         path_time=path.close_time, path_low=path.low, path_high=path.high,
-        next_long_usd=pending.next_long if pending.next_long is not None else np.zeros(0),
-        next_short_usd=pending.next_short if pending.next_short is not None else np.zeros(0),
+        next_long_usd=pending.next_long, next_short_usd=pending.next_short,
     )

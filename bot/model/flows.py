@@ -44,6 +44,8 @@ class Flows:
         inverse: True for an inverse (coin-margined) contract, whose positions liquidate by the inverse formula.
         from_oi: how many of the ``n`` candles took their deposit from open-interest changes (the rest: the volume
             proxy).
+        deposit_per_proxy: USD of OI-based deposit per USD of the raw volume proxy (``volume_oi_share`` × traded
+            notional) over the candles with OI, the scale the proxy is rescaled by; 1 without OI.
     """
 
     close_time: I64
@@ -57,6 +59,7 @@ class Flows:
     notes: tuple[str, ...] = ()
     inverse: bool = False
     from_oi: int = 0
+    deposit_per_proxy: float = 1.0
 
     @property
     def n(self) -> int:
@@ -219,11 +222,13 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
 
     activity, nominal = _activity_usd(series, sl)
     proxy = params.volume_oi_share * activity
+    scale = 1.0
     if known.any():
         mean_proxy = float(proxy[known].mean())
         mean_dep = float(np.maximum(delta[known], 0.0).mean())
         if mean_proxy > 0:
-            proxy = proxy * (mean_dep / mean_proxy)
+            scale = mean_dep / mean_proxy
+            proxy = proxy * scale
         notes.extend(_oi_notes(series, on, known, sl, start))
     else:
         notes.append(f"{series.exchange}: no OI history, positions estimated from traded volume")
@@ -245,6 +250,7 @@ def series_flows(series: MarketSeries, start: int, params: ModelParams) -> Flows
         notes=tuple(notes),
         inverse=series.contract == "inverse",
         from_oi=int(known.sum()),
+        deposit_per_proxy=scale,
     )
 
 

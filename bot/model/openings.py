@@ -84,17 +84,18 @@ def expected_hour(series: MarketSeries, at_ms: int) -> ExpectedHour | None:
 
 
 def next_hour_layer(series: MarketSeries, grid: Grid, price: float, at_ms: int, params: ModelParams,
-                    deposit_per_volume: float) -> tuple[F64, F64]:
+                    deposit_per_proxy: float) -> tuple[F64, F64]:
     """(long (b,), short (b,)) USD at the liquidation levels of the positions ``series``' exchange is expected to
     open in the next hour: ``params.next_hour_openings`` × the model's opened share of the expected notional
-    (``volume_oi_share``, times ``deposit_per_volume``: the series' OI-based deposit per USD of that proxy, 1 without
-    OI), half to each side, over the leverage prior, entries uniform over ``price × (1 ± half range)``."""
+    (``volume_oi_share``, times ``deposit_per_proxy``: the series' OI-based deposit per USD of that proxy,
+    ``Flows.deposit_per_proxy``, 1 without OI), half to each side, over the leverage prior, entries uniform over
+    ``price × (1 ± half range)``."""
     b = grid.n_bins
     hour = expected_hour(series, at_ms) if params.next_hour_openings > 0 else None
     if hour is None or not (hour.notional_usd > 0 and hour.half_range > 0 and price > 0):
         return np.zeros(b), np.zeros(b)
     levs = np.asarray(params.leverages, dtype=np.float64)
-    opened = params.next_hour_openings * params.volume_oi_share * deposit_per_volume * hour.notional_usd
+    opened = params.next_hour_openings * params.volume_oi_share * deposit_per_proxy * hour.notional_usd
     mass = opened * 0.5 * np.asarray(params.weights, dtype=np.float64)  # (v,) USD per side and bucket
     inverse = series.contract == "inverse"
     out = []

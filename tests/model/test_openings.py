@@ -59,14 +59,14 @@ def test_the_layer_holds_the_opened_share_of_the_expected_hour_half_per_side() -
     grid = grid_around(60_000.0, DEFAULT_PARAMS.range_pct, DEFAULT_PARAMS.n_bins)
     hour = expected_hour(s, at)
     assert hour is not None
-    longs, shorts = next_hour_layer(s, grid, 60_000.0, at, DEFAULT_PARAMS, deposit_per_volume=1.0)
+    longs, shorts = next_hour_layer(s, grid, 60_000.0, at, DEFAULT_PARAMS, deposit_per_proxy=1.0)
     expected = DEFAULT_PARAMS.volume_oi_share * hour.notional_usd * 0.5
     assert longs.sum() == pytest.approx(expected) and shorts.sum() == pytest.approx(expected)
     mean_long, mean_short = (np.average(grid.centres, weights=w) for w in (longs, shorts))
     assert mean_long < 60_000.0 * 0.99 and mean_short > 60_000.0 * 1.01  # levels one leverage offset beyond entry
-    twice, _ = next_hour_layer(s, grid, 60_000.0, at, DEFAULT_PARAMS, deposit_per_volume=2.0)
+    twice, _ = next_hour_layer(s, grid, 60_000.0, at, DEFAULT_PARAMS, deposit_per_proxy=2.0)
     np.testing.assert_allclose(twice, 2 * longs)  # OI's scale per USD of the volume proxy
-    off, _ = next_hour_layer(s, grid, 60_000.0, at, ModelParams(next_hour_openings=0.0), deposit_per_volume=1.0)
+    off, _ = next_hour_layer(s, grid, 60_000.0, at, ModelParams(next_hour_openings=0.0), deposit_per_proxy=1.0)
     assert not off.any()
 
 
