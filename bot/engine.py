@@ -19,7 +19,7 @@ from bot.clock import Clock, VirtualClock, wall_ms
 from bot.market.freshness import DEFAULT_TICK_MS, split_live, stale_budget_ms
 from bot.market.source import MarketSource, SourceResult
 from bot.market.types import Freshness, MarketSeries
-from bot.model.build import build_map
+from bot.model.build import build_map, history_ms
 from bot.model.context import LiquidationPrints
 from bot.model.market_context import LiveExtras, build_context, prints_from_series
 from bot.model.params import DEFAULT_PARAMS, ModelParams
@@ -120,7 +120,7 @@ class MapEngine:
             at_ms = self.source.end_ms  # replay: "now" is the end of the recorded data
         now = self.clock()
         end = at_ms if at_ms is not None else now
-        since = end - int(span * (1 + self.warmup_windows))
+        since = end - history_ms(window, self.params, self.warmup_windows)
         result: SourceResult = await self.source.load(symbol, timeframe, since, at_ms)
         split = split_live(result.series, result.freshness, end, self.stale_ms)
         previous = await self._previous_clusters(key)

@@ -36,6 +36,18 @@ class StoredSource:
         self.replay_live = bool(getattr(inner, "replay_live", False))
         self.exchanges = tuple(inner.exchanges)
         self.end_ms = inner.end_ms
+        self._loaded_from: dict[tuple[str, str], int] = {}  # (symbol, timeframe) -> earliest full load this run
+
+    def _head_known(self, symbol: str, timeframe: str, since_ms: int, stored: dict[str, MarketSeries]) -> bool:
+        """Whether the stored rows hold all the history from ``since_ms`` there is: each exchange's rows start
+        within a candle of it, or this process already asked every exchange for everything from ``since_ms`` (an
+        exchange or listing younger than that). Else the load refetches from ``since_ms``: a longer window (the 24h
+        map after the 12h one on the same 5m candles) or an older database must not read a shorter history than
+        the model needs, and the map must not depend on which command came first."""
+        tf = timeframe_ms(timeframe)
+        if all(s.n and int(s.timestamp[0]) <= since_ms + tf for s in stored.values()):
+            return True
+        return self._loaded_from.get((symbol, timeframe), FAR_FUTURE_MS) <= since_ms
 
     def _read(self, symbol: str, timeframe: str, since_ms: int, until_ms: int | None) -> dict[str, MarketSeries]:
         with self.db.session() as s:
@@ -57,9 +69,12 @@ class StoredSource:
         tf = timeframe_ms(timeframe)
         stored = await asyncio.to_thread(self._read, symbol, timeframe, since_ms, until_ms)
         resume = since_ms
-        if stored and len(stored) == len(self.exchanges):
+        if len(stored) == len(self.exchanges) and self._head_known(symbol, timeframe, since_ms, stored):
             resume = max(since_ms, min(s.last_close_time for s in stored.values() if s.n) - tf)
         result = await self.inner.load(symbol, timeframe, resume, until_ms)
+        if resume == since_ms and all(f.ok for f in result.freshness):
+            key = (symbol, timeframe)
+            self._loaded_from[key] = min(self._loaded_from.get(key, since_ms), since_ms)
         fresh = [s for s in result.series if s.n]
         if fresh:
             await asyncio.to_thread(self._write, fresh)

@@ -8,18 +8,29 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bot.market.types import MarketSeries
+from bot.market.types import MarketSeries, timeframe_ms
 from bot.model.book import pending_by_leverage
 from bot.model.clusters import find_clusters
 from bot.model.flows import series_flows
 from bot.model.grid import Grid, grid_around
 from bot.model.heatmap import column_times, heatmap
-from bot.model.openings import next_hour_layer
+from bot.model.openings import PROFILE_SPAN_MS, next_hour_layer
 from bot.model.params import DEFAULT_PARAMS, ModelParams
-from bot.model.types import Cluster, LiqMap, window_ms
+from bot.model.types import WINDOWS, Cluster, LiqMap, window_ms
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+
+
+def history_ms(window: str, params: ModelParams = DEFAULT_PARAMS, warmup_windows: float = 0.25) -> int:
+    """How much history (ms before the map's instant) ``build_map`` reads for a map of ``window``: the window plus
+    ``warmup_windows`` of it (open-interest samples before the window's first candle), and at least the 7 days
+    the next-hour layer's hour-of-day profile reads when that layer is on. A source loading less gives a map
+    other than the one the backtest (which reads the whole recorded history) scores. Raises ``ValueError`` for an
+    unknown window."""
+    span = int(window_ms(window) * (1 + warmup_windows))
+    profile = PROFILE_SPAN_MS + timeframe_ms(WINDOWS[window][1])  # the first candle closing inside opens before it
+    return max(span, profile) if params.next_hour_openings > 0 else span
 
 
 def _summaries(series: Sequence[MarketSeries], start_ms: int) -> tuple[float, float, float]:

@@ -50,7 +50,10 @@ def expected_hour(series: MarketSeries, at_ms: int) -> ExpectedHour | None:
 
     notional = √(last hour's notional × mean hourly notional of the last 24 h × hour-of-day factor), the factor being
     the mean notional per candle at the coming hour of day over the last 7 days / the mean over those 7 days (1 with
-    less history): the geometric mean of "like the last hour" and "like this hour usually is". The range is the mean
+    no candle at that hour): the geometric mean of "like the last hour" and "like this hour usually is". Hourly
+    figures are the mean notional of the candles present × candles per hour, so a gap in the tape or a history
+    shorter than 24 h does not read as a quiet market. ``history_ms`` in ``bot.model.build`` makes the engine load
+    the 7 days live maps need, so a live map's layer is the one the backtest scores. The range is the mean
     of the last two hours' high-low ranges (volatility clusters on the scale of hours). Candles longer than an hour
     count as their own hour.
     """
@@ -68,8 +71,9 @@ def expected_hour(series: MarketSeries, at_ms: int) -> ExpectedHour | None:
     level = ok & (ts > at_ms - LEVEL_SPAN_MS)
     if not last.any() or not level.any():
         return None
-    last_per_h = float(notional[last].sum()) / (hour_span / HOUR_MS)
-    level_per_h = float(notional[level].sum()) / (max(LEVEL_SPAN_MS, tf) / HOUR_MS)
+    per_hour = HOUR_MS / tf  # candles per hour (< 1 for candles longer than an hour)
+    last_per_h = float(notional[last].mean()) * per_hour  # candles present count: a gap is not a quiet hour
+    level_per_h = float(notional[level].mean()) * per_hour  # also with less than 24 h of history
     open_hour = ((ts - tf) // HOUR_MS) % 24
     same_hour = ok & (open_hour == (at_ms // HOUR_MS) % 24)
     mean_all = float(notional[ok].mean())

@@ -81,3 +81,44 @@ async def test_synthetic_data_is_never_stored(tmp_path: object) -> None:
 
         assert market_cache.latest_candle_ts(s, "okx", SYMBOL, "5m") is None
     db.dispose()
+
+
+async def test_a_longer_span_after_a_shorter_one_loads_its_whole_history(
+    stand_in: ExchangeServer, tmp_path: object
+) -> None:
+    """The 12h map stores 5m candles over its span; the 24h map (same candles) asked next must read all of its
+    own span, not the 12h map's stored rows plus a tail: a map never depends on which command came first."""
+    db = _db(tmp_path)
+    source = StoredSource(source_for(stand_in, "binanceusdm", "okx"), db)
+    try:
+        await source.load(SYMBOL, "5m", NOW - 15 * HOUR)
+        longer = await source.load(SYMBOL, "5m", NOW - 2 * DAY)
+        for s in longer.series:
+            assert s.timestamp[0] - (NOW - 2 * DAY) < TF5 and np.all(np.diff(s.timestamp) == TF5)
+        stand_in.log.clear()
+        await source.load(SYMBOL, "5m", NOW - 2 * DAY)  # now stored: the tail only
+    finally:
+        await source.close()
+    db.dispose()
+    (kl,) = stand_in.requests("binanceusdm", "/klines")
+    assert int(kl.query["startTime"]) >= NOW - TF5 * 2
+
+
+async def test_history_older_than_the_exchange_has_is_asked_for_once(
+    stand_in: ExchangeServer, tmp_path: object
+) -> None:
+    """Asking for more history than the exchange holds (a young listing) refetches the head once per process,
+    then only the tail."""
+    db = _db(tmp_path)
+    since = stand_in.tape.start_ms - DAY  # before the stand-in's first candle
+    source = StoredSource(source_for(stand_in, "binanceusdm"), db)
+    try:
+        await source.load(SYMBOL, "5m", since)
+        stand_in.log.clear()
+        again = await source.load(SYMBOL, "5m", since)
+    finally:
+        await source.close()
+    db.dispose()
+    assert 0 <= again.series[0].timestamp[0] - stand_in.tape.start_ms < TF5  # all it has
+    (kl,) = stand_in.requests("binanceusdm", "/klines")
+    assert int(kl.query["startTime"]) >= stand_in.tape.now_ms - 2 * TF5
