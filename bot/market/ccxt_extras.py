@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.caching import KeyedLocks
 from bot.model.market_context import LiveExtras
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,13 @@ class LiveExtrasCache:
         self._exchanges = exchanges
         self._clock = clock
         self._cache: dict[str, tuple[int, dict[str, LiveExtras]]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}  # per symbol: one refresh at a time, other symbols not held up
+        self._locks: KeyedLocks[str] = KeyedLocks()  # per symbol: one refresh at a time, others not held up; a
+        # symbol's lock is forgotten once no request holds or waits for it (bounded by the requests in flight)
 
     async def get(self, symbol: str) -> Mapping[str, LiveExtras]:
         """Per-exchange extras of ``symbol`` (empty values where unknown, or where an exchange took longer than
         ``EXTRAS_TIMEOUT_S``); never raises for exchange trouble."""
-        async with self._locks.setdefault(symbol, asyncio.Lock()):
+        async with self._locks.hold(symbol):
             now = self._clock()
             hit = self._cache.get(symbol)
             if hit is not None and now - hit[0] < EXTRAS_TTL_MS:

@@ -115,3 +115,5 @@ async def test_a_stalled_exchange_leaves_its_extras_out_within_the_timeout(app: 
     ratios = {c.exchange: c.long_short_ratio for c in ctx.exchanges}
     assert ratios["okx"] is None and ratios["binanceusdm"] is not None and ratios["bybit"] is not None
     assert EXTRAS_TIMEOUT_S == 5.0
+    extras = app.source.inner._extras  # type: ignore[attr-defined]  # the shipped CcxtSource's cache
+    assert extras is not None and len(extras._locks) == 0  # a symbol's lock is not kept once nobody waits
