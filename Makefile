@@ -69,6 +69,8 @@ backtest: $(STAMP)
 	@for d in ../shared/data/*/; do \
 	  if [ -f "$$d/liquidations.csv" ] || [ -f "$$d/liquidation_bars.csv" ]; then \
 	    echo "== $$d"; $(BIN)/liqmap backtest --data "$$d" --halves || exit 1; fi; \
+	  if [ ! -f "$$d/liquidations.csv" ] && [ -f "$$d/liquidation_bars.csv" ]; then \
+	    echo "== $$d (estimated prices)"; $(BIN)/liqmap backtest --data "$$d" --estimate-prices || exit 1; fi; \
 	done
 
 clean:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.backtest_estimate import estimated_events
 from bot.backtest_range import Candles, RealizedRecord, range_step, realized_record
 from bot.backtest_report import BacktestReport, Prediction, RangeReport
 from bot.errors import LiqmapError
@@ -208,6 +209,11 @@ class _Plan:
     rng: _Grid
     has_events: bool
     cover_end: int
+    holes: tuple[tuple[int, int], ...] = ()  # spans whose liquidations are unknown (--estimate-prices)
+
+    def knows(self, lo: int, hi: int) -> bool:
+        """Whether the realized liquidations of ``(lo, hi]`` (ms UTC) are known: it overlaps no hole."""
+        return not any(start < hi and end > lo for start, end in self.holes)
 
     def step_times(self, step_ms: int) -> range:
         """Every step time either score may use, ascending (empty when both grids are)."""
@@ -216,7 +222,8 @@ class _Plan:
 
 
 def _plan_steps(
-    series: MarketSeries, record: RealizedRecord | None, d: _Durations, lo_limit: int, hi_limit: int
+    series: MarketSeries, record: RealizedRecord | None, d: _Durations, lo_limit: int, hi_limit: int,
+    holes: tuple[tuple[int, int], ...] = (),
 ) -> _Plan:
     """Both scores' step grids: aligned to the step, once one window of candles exists, where realized
     liquidations are known, clipped to ``lo_limit..hi_limit`` (ms UTC, inclusive)."""
@@ -229,7 +236,7 @@ def _plan_steps(
         cover_end = 0
         cap = _Grid(1, 0)
     rng = _Grid(max(first, _ceil(record.start, d.step_ms)), record.end - d.bar_ms) if record else _Grid(1, 0)
-    return _Plan(cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit), has_events, cover_end)
+    return _Plan(cap.clip(lo_limit, hi_limit), rng.clip(lo_limit, hi_limit), has_events, cover_end, holes)
 
 
 @dataclass
@@ -318,7 +325,7 @@ def _run_steps(
     tally = _Tally()
     for t in plan.step_times(d.step_ms):
         h_ms = min(d.horizon_ms, plan.cover_end - t)  # realized liquidations are unknown after the feed ends
-        scored = plan.cap.has(t) and _has_realized(series, t, h_ms)
+        scored = plan.cap.has(t) and plan.knows(t, t + h_ms) and _has_realized(series, t, h_ms)
         in_range = _range_observation(record, plan.rng, scorer.candles, t, tally)
         if not scored and in_range is None:
             continue
@@ -355,26 +362,41 @@ def run_backtest(
     dump: str | Path | None = None,
     prediction: Prediction = "forecast",
     forecast_params: ForecastParams = DEFAULT_FORECAST,
+    estimate_prices: bool = False,
 ) -> BacktestReport:
     """Score maps built every ``step`` against the real liquidations of ``series`` (``liquidations.csv`` events)
     and/or the per-bar totals ``bars`` (see the module docstring). ``since``/``until`` (ms UTC) keep the steps
     ``since <= t < until``; ``halves`` also scores the traded range on each half of the scored span.
+    ``estimate_prices``: a dataset with only per-bar totals gets estimated liquidation prices
+    (``bot.backtest_estimate``), so capture and the visited Spearman are scored too, flagged as estimated.
 
     Raises ``LiqmapError`` (a ``ValueError``) for bad durations, an unknown window, a dataset without
     liquidations or with too little history, a bar that is not a whole number of candles (or of liquidation
     bars), or an unknown ``prediction``.
     """
     d = _parse_durations(prediction, step, horizon, bar, window)
+    holes: tuple[tuple[int, int], ...] = ()
+    if estimate_prices:
+        if bars is None or not bars.timestamp.size:
+            raise LiqmapError("--estimate-prices needs liquidation_bars.csv (per-bar liquidation totals)")
+        estimated = estimated_events(series, bars)
+        series, holes = estimated.series, estimated.holes
     record = realized_record(series, bars, d.bar_ms)
     _check(series, d.span_ms, record)
     lo_limit, hi_limit = _limits(since, until)
     candles = Candles(series, d.bar_ms)
-    plan = _plan_steps(series, record, d, lo_limit, hi_limit)
+    plan = _plan_steps(series, record, d, lo_limit, hi_limit, holes)
     scorer = _StepScorer(series, window, params, prediction, forecast_params, d.bar_ms, candles, dump)
     tally = _run_steps(series, record, plan, d, scorer)
     if dump is not None:
         _write_dump(dump, tally.rows)
     notes = _notes(plan.has_events, record, plan.rng, bar, window, limited=(since, until) != (None, None))
+    if estimate_prices:
+        notes.insert(0, (
+            "capture@10% and the visited Spearman are ESTIMATED: each bar's liquidated USD placed over the lower "
+            f"(longs) / upper (shorts) half of its candles' range; {len(holes)} bars unknown, steps whose horizon "
+            "overlaps one not scored (docs/model.md)"
+        ))
     range_report = None
     if record is not None:
         range_report = RangeReport(
@@ -384,5 +406,5 @@ def run_backtest(
     return BacktestReport(
         series.exchange, series.symbol, d.step_ms, window, d.horizon_ms, tuple(tally.scores), tally.n_steps,
         tally.n_stale, prediction, range=range_report, capture_scored=plan.has_events, since=since, until=until,
-        notes=tuple(notes),
+        notes=tuple(notes), capture_estimated=estimate_prices,
     )

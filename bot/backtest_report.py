@@ -121,7 +121,8 @@ class BacktestReport:
     """Scores of every scored snapshot plus their realized-notional-weighted summary, and the traded-range score.
 
     ``capture_scored`` is False when the dataset has no liquidation prices (only per-bar totals): capture and the
-    visited Spearman are then not computed (``notes`` says so). ``since``/``until``: the step-time limits.
+    visited Spearman are then not computed (``notes`` says so), unless they were scored on estimated prices
+    (``capture_estimated``, ``--estimate-prices``). ``since``/``until``: the step-time limits.
     """
 
     exchange: str
@@ -138,6 +139,7 @@ class BacktestReport:
     since: int | None = None
     until: int | None = None
     notes: tuple[str, ...] = ()
+    capture_estimated: bool = False  # capture/visited scored on estimated liquidation prices (--estimate-prices)
 
     def _w(self) -> list[float]:
         return [s.realized_usd for s in self.snapshots]
@@ -205,6 +207,7 @@ class BacktestReport:
                 math.isfinite(s.spearman_map) and math.isfinite(s.spearman_nearest) for s in self.snapshots
             ),
             "capture_scored": self.capture_scored,
+            "capture_estimated": self.capture_estimated,
             "from": iso_utc(self.since) if self.since is not None else None,
             "until": iso_utc(self.until) if self.until is not None else None,
         }

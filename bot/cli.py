@@ -68,6 +68,11 @@ def _add_backtest_args(p_bt: argparse.ArgumentParser) -> None:
     p_bt.add_argument(
         "--halves", action="store_true", help="also score the traded range on each half of the scored span"
     )
+    p_bt.add_argument(
+        "--estimate-prices", action="store_true",
+        help="a dataset with only liquidation_bars.csv: also score capture and the visited Spearman, with each "
+             "bar's liquidations placed over the lower (longs) / upper (shorts) half of its range (an estimate)",
+    )
     p_bt.add_argument("--json", action="store_true")
     p_bt.add_argument("--dump", type=Path, help="write each scored step (with --alerts: each alert) as a JSON line")
     p_bt.add_argument(

@@ -69,6 +69,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     window_ms(args.window)
     if not args.alerts and args.spec:
         raise LiqmapError("--spec describes an alert: use it with --alerts")
+    if args.alerts and args.estimate_prices:
+        raise LiqmapError("--estimate-prices scores the map's capture, not the alerts: use it without --alerts")
     since = parse_time(args.since) if args.since else None
     until = parse_time(args.until) if args.until else None
     series = load_dataset(args.data)
@@ -77,7 +79,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return _backtest_alerts(args, series, bars, since, until)
     report = run_backtest(
         series, bars=bars, step=args.step or "1h", window=args.window, horizon=args.horizon, bar=args.bar,
-        since=since, until=until, halves=args.halves, dump=args.dump,
+        since=since, until=until, halves=args.halves, dump=args.dump, estimate_prices=args.estimate_prices,
     )
     if args.json:
         print_json(report.to_json())
