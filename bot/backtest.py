@@ -85,17 +85,18 @@ def score_map(
 ) -> SnapshotScore:
     """Score one snapshot against ``series``' liquidations in ``(map.at, map.at + horizon_ms]``.
 
-    ``predicted_usd``: (b,) USD on the map's bins (a forecast); default the map's pending long + short USD.
+    ``predicted_usd``: (b,) USD on the map's bins (a forecast); default the map's pending long + short USD. The raw
+    map's visited Spearman is scored either way (``spearman_pending``).
     """
     t, p = liq_map.at, liq_map.price
     edges = bucket_edges(p)
-    usd = liq_map.long_usd + liq_map.short_usd if predicted_usd is None else predicted_usd
-    pred = to_buckets(edges, liq_map.bin_price, usd)
+    pending = to_buckets(edges, liq_map.bin_price, liq_map.long_usd + liq_map.short_usd)
+    pred = pending if predicted_usd is None else to_buckets(edges, liq_map.bin_price, predicted_usd)
     a, b = np.searchsorted(series.liq_timestamp, [t, t + horizon_ms], side="right")
     notional = series.liq_price[a:b] * series.liq_amount[a:b]
     real = to_buckets(edges, series.liq_price[a:b], notional)
     low, high = _visited_range(series, t, t + horizon_ms, p)
-    return score_snapshot(t, p, pred, real, visited_mask(edges, low, high))
+    return score_snapshot(t, p, pred, real, visited_mask(edges, low, high), pending)
 
 
 def _dump_row(liq_map: LiqMap, score: SnapshotScore, forecast_usd: F64 | None) -> dict[str, Any]:

@@ -172,6 +172,13 @@ class BacktestReport:
         return _weighted_mean([s.spearman_nearest for s in both], [s.realized_usd for s in both])
 
     @property
+    def spearman_pending(self) -> float:
+        """Weighted mean visited Spearman of the raw map (the pending book, whatever the prediction scored), on the
+        snapshots where it is defined."""
+        ok = [s for s in self.snapshots if math.isfinite(s.spearman_pending)]
+        return _weighted_mean([s.spearman_pending for s in ok], [s.realized_usd for s in ok])
+
+    @property
     def beat_nearest_share(self) -> float:
         """Share of scored snapshots where the map's capture is strictly above the nearest baseline's."""
         if not self.snapshots:
@@ -203,6 +210,7 @@ class BacktestReport:
             "beat_nearest_share": f(self.beat_nearest_share),
             "spearman_map": f(self.spearman_map),
             "spearman_baseline": f(self.spearman_baseline),
+            "spearman_pending": f(self.spearman_pending),
             "spearman_snapshots": sum(
                 math.isfinite(s.spearman_map) and math.isfinite(s.spearman_nearest) for s in self.snapshots
             ),
@@ -247,6 +255,7 @@ class BacktestReport:
             f"{num(j['lift_vs_uniform'], '{:.2f}x'):>10}",
             f"{'visited Spearman':<22}{num(j['spearman_map'], '{:+.3f}'):>10}"
             f"{num(j['spearman_baseline'], '{:+.3f}'):>10}{'':>10}",
+            f"{'  of the raw map':<22}{num(j['spearman_pending'], '{:+.3f}'):>10}",
             f"{self.prediction} beats nearest on capture in {pct(j['beat_nearest_share']).strip()} of snapshots",
         ]
 

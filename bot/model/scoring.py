@@ -131,14 +131,20 @@ class SnapshotScore:
     spearman_map: float
     spearman_nearest: float
     n_visited: int
+    spearman_pending: float = float("nan")  # the raw map's (pending book's) visited Spearman, when it was given
 
 
-def score_snapshot(at: int, price: float, pred: F64, real: F64, visited: B) -> SnapshotScore:
-    """Score one snapshot from its (80,) predicted USD, (80,) realized USD and (80,) visited mask."""
+def score_snapshot(
+    at: int, price: float, pred: F64, real: F64, visited: B, pending: F64 | None = None
+) -> SnapshotScore:
+    """Score one snapshot from its (80,) predicted USD, (80,) realized USD and (80,) visited mask; ``pending``:
+    (80,) USD of the raw map, whose visited Spearman is kept beside the prediction's (NaN without it)."""
     total = float(real.sum())
     cap_map = capture(real, top_buckets(pred))
     cap_near = capture(real, nearest_buckets())
     cap_uni = TOP_K / real.size if total > 0 else float("nan")
     sp_map = spearman(pred[visited], real[visited])
     sp_near = spearman(-nearness_order(real.size)[visited], real[visited])
-    return SnapshotScore(at, price, total, cap_map, cap_near, cap_uni, sp_map, sp_near, int(visited.sum()))
+    sp_pending = spearman(pending[visited], real[visited]) if pending is not None else float("nan")
+    return SnapshotScore(at, price, total, cap_map, cap_near, cap_uni, sp_map, sp_near, int(visited.sum()),
+                         sp_pending)

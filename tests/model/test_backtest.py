@@ -183,6 +183,10 @@ def test_forecast_on_okx_shared_data() -> None:
             assert isinstance(report[key], float) and -1.0 <= report[key] <= 1.0, key  # type: ignore[operator]
     assert forecast["capture_map"] > 4 * forecast["capture_uniform"]  # type: ignore[operator]
     assert forecast["capture_map"] > pending["capture_map"] + 0.3  # type: ignore[operator]
+    # the raw map's visited Spearman is reported beside the forecast's, the same as scoring the map itself
+    assert forecast["spearman_pending"] == pytest.approx(pending["spearman_map"])
+    assert pending["spearman_pending"] == pytest.approx(pending["spearman_map"])
+    assert forecast["spearman_pending"] != pytest.approx(forecast["spearman_map"])
 
 
 def test_forecast_on_binance_forceorder_shared_data() -> None:
