@@ -28,7 +28,6 @@ from bot.market.replay import LiquidationBars
 from bot.market.types import MarketSeries
 
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 POINTS_PER_HALF = 16  # events per side and bar: finer than the 0.25% scoring buckets over a typical bar range
 
@@ -39,11 +38,7 @@ class EstimatedEvents:
     whose liquidations are unknown (each ``[bar open, bar open + bar_ms)``), ascending."""
 
     series: MarketSeries
-    holes: tuple[tuple[int, int], ...]
-
-    def overlaps_hole(self, lo: int, hi: int) -> bool:
-        """Whether ``(lo, hi]`` (ms UTC) overlaps a bar whose liquidations are unknown."""
-        return any(start < hi and end > lo for start, end in self.holes)
+    holes: tuple[tuple[int, int], ...]  # the backtest's plan skips capture steps over them (``_Plan.knows``)
 
 
 def _half_points(low: F64, high: F64, upper: bool) -> F64:

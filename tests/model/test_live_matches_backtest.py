@@ -26,14 +26,12 @@ SYMBOL = "BTC/USDT:USDT"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ExchangeServer]:
-    async with ExchangeServer(Tape(start_ms=NOW - 12 * DAY, now_ms=NOW)) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def application(tmp_path: Path, server: ExchangeServer) -> AsyncIterator[App]:
-    async with running_app(tmp_path, server) as app:
+async def application(tmp_path: Path) -> AsyncIterator[App]:
+    """The shipped app over an exchange stand-in with 12 days of history (more than the 7 days loaded)."""
+    async with (
+        ExchangeServer(Tape(start_ms=NOW - 12 * DAY, now_ms=NOW)) as server,
+        running_app(tmp_path, server) as app,
+    ):
         yield app
 
 
